@@ -1,0 +1,20 @@
+-- The pupil-day fact: exactly one row per academy, pupil and date with a mark.
+select
+    urn,
+    upn,
+    mark_date,
+    any_value(academic_year) as academic_year,
+    any_value(school_day_index) as school_day_index,
+    any_value(school_week_index) as school_week_index,
+    count(*) as marked_sessions,
+    cast(sum(is_possible) as integer) as possible_sessions,
+    cast(sum(is_attended) as integer) as attended_sessions,
+    cast(sum(is_absence) as integer) as absence_sessions,
+    cast(sum(is_authorised) as integer) as authorised_sessions,
+    cast(sum(is_unauthorised) as integer) as unauthorised_sessions,
+    cast(sum(is_unexplained * is_possible) as integer) as unexplained_sessions,
+    cast(sum(is_late_before_close) as integer) as late_before_close,
+    cast(sum(is_late_after_close) as integer) as late_after_close,
+    cast(sum(coalesce(minutes_late, 0) * is_late) as integer) as minutes_late
+from {{ ref('fct_pupil_session') }}
+group by urn, upn, mark_date

@@ -1,0 +1,33 @@
+-- The roll as known on the run date: each academy's latest full snapshot extracted by D.
+with known as (
+    select *
+    from {{ source('warehouse', 'rolls') }}
+    where cast(extracted_at as date) <= {{ run_date() }}
+),
+
+latest as (
+    select urn, max(extracted_at) as extracted_at
+    from known
+    group by urn
+)
+
+select
+    known.urn,
+    known.upn,
+    known.surname,
+    known.forename,
+    known.date_of_birth,
+    known.gender,
+    known.nc_year,
+    known.reg_group,
+    known.entry_date,
+    known.leaving_date,
+    known.fsm,
+    known.sen,
+    known.eal,
+    known.ethnicity,
+    known.home_la,
+    known.extracted_at as roll_extracted_at
+from known
+inner join latest
+    on known.urn = latest.urn and known.extracted_at = latest.extracted_at

@@ -1,0 +1,167 @@
+"""The school priority list (SPEC 7.3): who needs attention today, most urgent first, and why,
+in words a parent could be told."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from attendance.thresholds import thresholds
+
+# The order of SPEC 7.3: severe absence, children missing education, persistent absence,
+# the penalty-notice threshold, then any escalation stage.
+REASONS = [
+    ("severely_absent", "Severely absent"),
+    ("cme_referral_due", "Children missing education referral due"),
+    ("persistent_absentee", "Persistently absent"),
+    ("penalty_threshold_met", "Penalty notice threshold"),
+    ("on_stage", "Attendance stage"),
+]
+
+COLUMNS = [
+    "rank",
+    "priority",
+    "reasons",
+    "upn",
+    "name",
+    "year",
+    "reg_group",
+    "attendance_pct_ytd",
+    "absence_sessions",
+    "unauthorised_sessions",
+    "rolling_absence_sessions",
+    "rolling_unauthorised_sessions",
+    "band",
+    "stage",
+    "stage_name",
+    "action_now_due",
+    "school_days_at_stage",
+    "new_since_previous_school_day",
+    "attendance_pct_last_4_weeks",
+    "trend_4_weeks",
+    "sessions_to_spare",
+    "fsm",
+    "sen",
+    "explanation",
+]
+
+
+def _pct(v: object) -> str:
+    return "n/a" if v is None or pd.isna(v) else f"{float(v):.1f}%"
+
+
+def explain(row: pd.Series) -> str:
+    """The reason for the row in plain words: which rule, which sessions."""
+    t = thresholds()
+    parts = []
+    possible, absence = int(row["possible_sessions"]), int(row["absence_sessions"])
+    if row["severely_absent"]:
+        parts.append(
+            f"Absent for {absence} of {possible} sessions this school year "
+            f"({_pct(row['absence_pct'])}); {t['sa_threshold_pct']}% or more is severe absence."
+        )
+    if row["cme_referral_due"]:
+        parts.append(
+            f"Absent without an explanation for {int(row['consecutive_unexplained_days'])} school "
+            f"days in a row; {t['cme_consecutive_days']} or more means a children missing "
+            "education referral is due."
+        )
+    if row["persistent_absentee"] and not row["severely_absent"]:
+        parts.append(
+            f"Absent for {absence} of {possible} sessions this school year "
+            f"({_pct(row['absence_pct'])}); {t['pa_threshold_pct']}% or more is persistent absence."
+        )
+    if row["penalty_threshold_met"]:
+        parts.append(
+            f"{int(row['rolling_unauthorised_sessions'])} sessions of unauthorised absence in the "
+            f"last {t['rolling_school_weeks']} school weeks; "
+            f"{t['penalty_unauthorised_sessions']} or more meets the national penalty notice "
+            "threshold."
+        )
+    if row["on_stage"]:
+        since = row["stage_since"]
+        since_text = since.isoformat() if isinstance(since, date) else str(since)
+        why = row.get("stage_reason") or ""
+        parts.append(
+            f"Stage {int(row['stage'])} ({row['stage_name']}) since {since_text}."
+            + (f" {why}" if isinstance(why, str) and why else "")
+        )
+    return " ".join(parts)
+
+
+def _trend(row: pd.Series) -> str:
+    recent, before = row["attendance_pct_recent_weeks"], row["attendance_pct_previous_weeks"]
+    if pd.isna(recent) or pd.isna(before):
+        return ""
+    change = float(recent) - float(before)
+    arrow = "up" if change > 0.05 else "down" if change < -0.05 else "steady"
+    return f"{arrow} {change:+.1f}"
+
+
+def priority_rows(status: pd.DataFrame) -> pd.DataFrame:
+    """The rows for one school, ranked."""
+    s = status.copy()
+    s["stage"] = s["stage"].fillna(0).astype(int)
+    s["on_stage"] = s["stage"] >= 1
+    s["on_list_yesterday"] = (
+        s["sa_yesterday"]
+        | s["cme_yesterday"]
+        | s["pa_yesterday"]
+        | s["penalty_yesterday"]
+        | (s["stage_yesterday"].fillna(0) >= 1)
+    )
+    chosen = s[[flag for flag, _ in REASONS]].astype(bool).any(axis=1)
+    s = s[chosen].copy()
+    if s.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    s["priority"] = 0
+    labels = []
+    for _, row in s.iterrows():
+        labels.append("; ".join(label for flag, label in REASONS if bool(row[flag])))
+    s["reasons"] = labels
+    for level, (flag, _) in reversed(list(enumerate(REASONS, start=1))):
+        s.loc[s[flag].astype(bool), "priority"] = level
+    s["sort_pct"] = s["attendance_pct"].astype("float64").fillna(101.0)
+    s = s.sort_values(["priority", "sort_pct", "upn"], kind="stable").reset_index(drop=True)
+    out = pd.DataFrame(
+        {
+            "rank": range(1, len(s) + 1),
+            "priority": s["priority"],
+            "reasons": s["reasons"],
+            "upn": s["upn"],
+            "name": s["surname"] + ", " + s["forename"],
+            "year": s["nc_year"],
+            "reg_group": s["reg_group"],
+            "attendance_pct_ytd": s["attendance_pct"].map(
+                lambda v: "" if pd.isna(v) else f"{float(v):.1f}"
+            ),
+            "absence_sessions": s["absence_sessions"].astype(int),
+            "unauthorised_sessions": s["unauthorised_absence_sessions"].astype(int),
+            "rolling_absence_sessions": s["rolling_absence_sessions"].astype(int),
+            "rolling_unauthorised_sessions": s["rolling_unauthorised_sessions"].astype(int),
+            "band": s["band"].fillna(""),
+            "stage": s["stage"],
+            "stage_name": s["stage_name"].fillna("No action"),
+            "action_now_due": s["action_due"].fillna(""),
+            "school_days_at_stage": s["school_days_at_stage"].fillna(0).astype(int),
+            "new_since_previous_school_day": ~s["on_list_yesterday"].astype(bool),
+            "attendance_pct_last_4_weeks": s["attendance_pct_recent_weeks"].map(
+                lambda v: "" if pd.isna(v) else f"{float(v):.1f}"
+            ),
+            "trend_4_weeks": s.apply(_trend, axis=1),
+            "sessions_to_spare": s["sessions_to_spare"].astype(int),
+            "fsm": s["fsm"],
+            "sen": s["sen"],
+            "explanation": s.apply(explain, axis=1),
+        }
+    )
+    out["new_since_previous_school_day"] = out["new_since_previous_school_day"].map(
+        {True: "Y", False: "N"}
+    )
+    return out[COLUMNS]
+
+
+def priority_path(urn: str, run_date: date) -> tuple[str, str]:
+    d = run_date.isoformat()
+    return f"schools/{urn}/{d}", f"priority_list_{urn}_{d}"

@@ -1,0 +1,76 @@
+"""Atomic publication (SPEC 7): a reader never sees half a delivery.
+
+Every folder of a run is written complete, with its manifest, into a staging area on the same
+file system, then renamed into place. Re-running a date swaps the old folder for the new one;
+since nothing in a folder depends on the time it was made, the bytes are identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+FILE_MODE = 0o640  # personal data: owner and group only
+DIR_MODE = 0o750
+
+
+@dataclass
+class Publication:
+    exports_root: Path
+    run_date: date
+    _folders: dict[str, list[dict]] = field(default_factory=dict)
+
+    @property
+    def staging(self) -> Path:
+        return self.exports_root / f".staging-{self.run_date.isoformat()}-{os.getpid()}"
+
+    def add(self, folder: str, name: str, data: bytes, rows: int | None) -> None:
+        target = self.staging / folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        os.chmod(target, FILE_MODE)
+        self._folders.setdefault(folder, []).append(
+            {
+                "name": name,
+                "rows": rows,
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
+
+    def commit(self) -> list[Path]:
+        """Write each folder's manifest, then move every folder into place."""
+        published = []
+        for folder, files in sorted(self._folders.items()):
+            manifest = {
+                "schema_version": SCHEMA_VERSION,
+                "run_date": self.run_date.isoformat(),
+                "folder": folder,
+                "files": sorted(files, key=lambda f: f["name"]),
+            }
+            path = self.staging / folder / "manifest.json"
+            path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            os.chmod(path, FILE_MODE)
+        for folder in sorted(self._folders):
+            final = self.exports_root / folder
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.staging / folder, DIR_MODE)
+            if final.exists():
+                old = final.with_name(f".{final.name}.old-{os.getpid()}")
+                os.replace(final, old)
+                os.replace(self.staging / folder, final)
+                shutil.rmtree(old)
+            else:
+                os.replace(self.staging / folder, final)
+            published.append(final)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        return published
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)

@@ -1,0 +1,55 @@
+"""`arbor_csv`: one row per pupil per session (SPEC 3.2), `attendance_<ts>.csv`."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from attendance.config import Academy
+from ingestion.errors import FileRejected
+from ingestion.files import Delivery
+from ingestion.formats.table import (
+    canonical,
+    first_error,
+    late_fields_from_arrival,
+    parse_dates,
+    read_table,
+    register_start_minutes,
+)
+
+COLUMNS = [
+    "School URN",
+    "Student ID",
+    "UPN",
+    "Legal First Name",
+    "Legal Last Name",
+    "Year Group",
+    "Attendance Date",
+    "Session",
+    "Mark",
+    "Arrival Time",
+]
+SESSIONS = {"MORNING": "AM", "AFTERNOON": "PM"}
+
+
+def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
+    (path,) = delivery.files
+    table, _ = read_table(path.read_bytes(), COLUMNS)
+    identities = set(table["School URN"].str.strip()) - {""}
+    if identities and identities != {academy.urn}:
+        others = ", ".join(sorted(identities - {academy.urn})) or "none"
+        raise FileRejected(
+            f"the file is for School URN {others}, not {academy.urn} ({academy.name}) "
+            "whose folder it is in"
+        )
+    error = pd.Series(None, index=table.index, dtype=object)
+    error = first_error(error, table["School URN"].str.strip() == "", "School URN is blank")
+    dates, bad_date = parse_dates(table["Attendance Date"], "%Y-%m-%d")
+    error = first_error(error, bad_date, "Attendance Date is not a YYYY-MM-DD date")
+    session = table["Session"].str.strip().str.upper().map(SESSIONS)
+    error = first_error(error, session.isna(), "Session must be Morning or Afternoon")
+    start = register_start_minutes(academy.registers, session)
+    minutes, arrival, bad_time = late_fields_from_arrival(table["Arrival Time"], start)
+    error = first_error(error, bad_time, "Arrival Time must be blank or HH:MM")
+    return canonical(
+        table, path.name, table["UPN"], dates, session, table["Mark"], minutes, arrival, error
+    )

@@ -1,0 +1,53 @@
+"""`long_csv`: one row per pupil per session (SPEC 3.2), `registers_<ts>.csv`."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from attendance.config import Academy
+from ingestion.errors import FileRejected
+from ingestion.files import Delivery
+from ingestion.formats.table import (
+    canonical,
+    first_error,
+    late_fields_from_minutes,
+    parse_dates,
+    read_table,
+    register_start_minutes,
+)
+
+COLUMNS = [
+    "LAESTAB",
+    "UPN",
+    "Surname",
+    "Forename",
+    "Reg Group",
+    "Date",
+    "Session",
+    "Mark",
+    "Minutes Late",
+]
+
+
+def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
+    (path,) = delivery.files
+    table, _ = read_table(path.read_bytes(), COLUMNS)
+    identities = set(table["LAESTAB"].str.strip()) - {""}
+    if identities and identities != {academy.laestab}:
+        others = ", ".join(sorted(identities - {academy.laestab})) or "none"
+        raise FileRejected(
+            f"the file is for LAESTAB {others}, not {academy.laestab} ({academy.name}) "
+            "whose folder it is in"
+        )
+    error = pd.Series(None, index=table.index, dtype=object)
+    error = first_error(error, table["LAESTAB"].str.strip() == "", "LAESTAB is blank")
+    dates, bad_date = parse_dates(table["Date"], "%d/%m/%Y")
+    error = first_error(error, bad_date, "Date is not a DD/MM/YYYY date")
+    session = table["Session"].str.strip().str.upper()
+    error = first_error(error, ~session.isin(["AM", "PM"]), "Session must be AM or PM")
+    start = register_start_minutes(academy.registers, session)
+    minutes, arrival, bad_minutes = late_fields_from_minutes(table["Minutes Late"], start)
+    error = first_error(error, bad_minutes, "Minutes Late must be blank or a whole number")
+    return canonical(
+        table, path.name, table["UPN"], dates, session, table["Mark"], minutes, arrival, error
+    )

@@ -1,0 +1,187 @@
+"""Reading a CSV export into a table of strings that remembers each record's line number.
+
+Real MIS exports have extra or reordered columns, trailing blank lines, quoted fields holding
+commas and line breaks, and names in any script; errors must name the physical line a person
+sees when they open the file, which is not the record number once a field holds a line break.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, time
+
+import numpy as np
+import pandas as pd
+
+from ingestion.decode import decode_export
+from ingestion.errors import FileRejected
+
+CANONICAL = [
+    "upn",
+    "mark_date",
+    "session",
+    "code",
+    "minutes_late",
+    "arrival_time",
+    "source_file",
+    "source_row",
+    "error",
+]
+
+
+def read_table(
+    raw: bytes, required: list[str], skip_lines: int = 0
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rows as strings keyed by header name, plus `_line`; and the text's preamble lines.
+
+    Raises FileRejected for what makes the whole file unreadable: empty, no header, missing
+    required columns, broken quoting, or a last record cut short (a truncated transfer).
+    """
+    if not raw.strip():
+        raise FileRejected("the file is empty")
+    text, _ = decode_export(raw)
+    lines = io.StringIO(text, newline="")
+    preamble = [lines.readline().rstrip("\r\n") for _ in range(skip_lines)]
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration as exc:
+        raise FileRejected("the file has no header row") from exc
+    except csv.Error as exc:
+        raise FileRejected(f"the header row cannot be read: {exc}", line=skip_lines + 1) from exc
+    header = [h.strip() for h in header]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise FileRejected(
+            "missing column(s) " + ", ".join(missing) + f"; the header is: {','.join(header)}",
+            line=skip_lines + 1,
+        )
+    positions = [header.index(c) for c in required]
+    width = len(header)
+    records: list[list[str]] = []
+    line_numbers: list[int] = []
+    short: list[int] = []
+    previous = reader.line_num
+    try:
+        for row in reader:
+            start = previous + 1 + skip_lines
+            previous = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                continue  # blank lines, including trailing ones, carry nothing
+            if len(row) < width:
+                short.append(len(records))
+                row = row + [""] * (width - len(row))
+            records.append([row[p] for p in positions])
+            line_numbers.append(start)
+    except csv.Error as exc:
+        raise FileRejected(
+            f"the file cannot be parsed: {exc}", line=previous + 1 + skip_lines
+        ) from exc
+    if short and short[-1] == len(records) - 1 and not text.endswith(("\n", "\r")):
+        raise FileRejected(
+            "the file looks truncated: its last record is cut short with no line end",
+            line=line_numbers[-1],
+        )
+    table = pd.DataFrame(records, columns=required, dtype=object)
+    table["_line"] = np.asarray(line_numbers, dtype="int64")
+    table["_short"] = False
+    if short:
+        table.loc[short, "_short"] = True
+    return table, preamble
+
+
+def parse_dates(values: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
+    """Dates and a mask of values that did not parse. Parsed by unique value: exports repeat
+    the same few dates thousands of times."""
+    uniques = {}
+    for v in pd.unique(values):
+        try:
+            uniques[v] = datetime.strptime(str(v).strip(), fmt).date()
+        except ValueError:
+            uniques[v] = None
+    parsed = values.map(uniques)
+    return parsed, parsed.isna()
+
+
+def clock_minutes(value: str) -> int | None:
+    try:
+        t = time.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return t.hour * 60 + t.minute
+
+
+def empty_canonical() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in CANONICAL})
+
+
+def first_error(current: pd.Series, mask: pd.Series, reason: str) -> pd.Series:
+    """Keep the first reason a record fails: the one a person should fix first."""
+    return current.where(current.notna() | ~mask, reason)
+
+
+def register_start_minutes(registers: dict[str, str], session: pd.Series) -> pd.Series:
+    """Minutes after midnight of each session's start (am_start / pm_start in the registry)."""
+    am = clock_minutes(registers.get("am_start", "08:45")) or 0
+    pm = clock_minutes(registers.get("pm_start", "13:00")) or 0
+    return session.map({"AM": am, "PM": pm})
+
+
+def canonical(
+    table: pd.DataFrame,
+    source_file: str,
+    upn: pd.Series,
+    mark_date: pd.Series,
+    session: pd.Series,
+    code: pd.Series,
+    minutes_late: pd.Series,
+    arrival_time: pd.Series,
+    error: pd.Series,
+) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "upn": upn.str.strip().str.upper(),
+            "mark_date": mark_date,
+            "session": session,
+            "code": code.str.strip(),
+            "minutes_late": minutes_late.astype("Int64"),
+            "arrival_time": arrival_time,
+            "source_file": source_file,
+            "source_row": table["_line"].to_numpy(),
+            "error": error,
+        }
+    )
+    short = table["_short"].to_numpy()
+    out.loc[short, "error"] = out.loc[short, "error"].fillna(
+        "the row has fewer fields than the header"
+    )
+    return out[CANONICAL]
+
+
+def late_fields_from_minutes(
+    minutes_text: pd.Series, start: pd.Series
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(minutes late, arrival HH:MM, bad mask) from a 'Minutes Late' column."""
+    text = minutes_text.fillna("").str.strip()
+    numeric = pd.to_numeric(text.where(text != ""), errors="coerce")
+    bad = (text != "") & (numeric.isna() | (numeric < 0) | (numeric % 1 != 0))
+    minutes = numeric.where(~bad)
+    arrival_total = start + minutes
+    arrival = arrival_total.map(
+        lambda m: None if pd.isna(m) else f"{int(m) // 60:02d}:{int(m) % 60:02d}"
+    )
+    return minutes, arrival, bad
+
+
+def late_fields_from_arrival(
+    arrival_text: pd.Series, start: pd.Series
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(minutes late, arrival HH:MM, bad mask) from an 'Arrival Time' column."""
+    text = arrival_text.fillna("").str.strip()
+    clock = text.map(lambda v: clock_minutes(v) if v else None)
+    bad = (text != "") & clock.isna()
+    minutes = (clock.astype("float64") - start).clip(lower=0)
+    arrival = text.where((text != "") & ~bad)
+    arrival = arrival.map(lambda v: None if pd.isna(v) else v[:5])
+    return minutes, arrival, bad

@@ -1,0 +1,169 @@
+"""Per-record checks of SPEC 4. Every record ends loaded, rejected or missing, with a reason.
+
+Rejections are errors (the record is not loaded); warnings keep the record and report it.
+Checks are vectorised over the delivery, and the first failing check is the reason given,
+ordered so that the reason a person sees is the one to fix first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pandas as pd
+
+from attendance.calendar import SchoolCalendar
+from attendance.codes import valid_code_mask
+from attendance.config import Academy
+from attendance.upn import upn_problem
+from ingestion.formats.table import clock_minutes, first_error
+
+MISSING_CODES = {"", "-"}  # the register was due and no mark was entered
+PRESENT_CODES = {"/", "\\"}
+
+
+@dataclass
+class Checked:
+    loaded: pd.DataFrame  # canonical records to store
+    issues: pd.DataFrame  # every record with a problem: severity, status, reason
+
+
+def _upn_reasons(upns: pd.Series) -> pd.Series:
+    reasons = {u: upn_problem(u) for u in pd.unique(upns)}
+    return upns.map(reasons)
+
+
+def _expected_from_arrival(frame: pd.DataFrame, registers: dict[str, str]) -> pd.Series:
+    """The mark an arrival time implies: present before the late time, L until the register
+    closes, U after (SPEC 4, seeds 001 and 004)."""
+
+    def minutes(key: str, default: str) -> int:
+        return clock_minutes(registers.get(key, default)) or 0
+
+    late = frame["session"].map(
+        {"AM": minutes("am_late", "09:00"), "PM": minutes("pm_late", "13:15")}
+    )
+    close = frame["session"].map(
+        {"AM": minutes("am_close", "09:15"), "PM": minutes("pm_close", "13:30")}
+    )
+    arrival = frame["arrival_time"].map(lambda v: clock_minutes(v) if isinstance(v, str) else None)
+    arrival = arrival.astype("float64")
+    expected = pd.Series(None, index=frame.index, dtype=object)
+    expected[arrival < late] = "present"
+    expected[(arrival >= late) & (arrival < close)] = "L"
+    expected[arrival >= close] = "U"
+    return expected
+
+
+def check_marks(
+    frame: pd.DataFrame,
+    academy: Academy,
+    calendar: SchoolCalendar,
+    extracted_at: datetime,
+    roll: pd.DataFrame | None,
+) -> Checked:
+    frame = frame.reset_index(drop=True)
+    error = frame["error"].copy()
+    dates = frame["mark_date"]
+    has_date = dates.notna()
+
+    missing = frame["code"].isin(MISSING_CODES) & error.isna()
+    error = error.where(error.notna(), _upn_reasons(frame["upn"]))
+
+    register_days = set(calendar.register_days)
+    on_register = dates.map(lambda d: d in register_days if d is not None else False)
+    weekend = dates.map(lambda d: d is not None and d.weekday() >= 5)
+    in_term = dates.map(lambda d: d is not None and calendar.in_term(d))
+    error = first_error(error, has_date & weekend, "the date is a weekend")
+    error = first_error(error, has_date & ~in_term, "the date is outside the academy's terms")
+    error = first_error(
+        error, has_date & ~on_register, "the date is a holiday in the academy's calendar"
+    )
+    extract_day: date = extracted_at.date()
+    error = first_error(
+        error,
+        has_date & dates.map(lambda d: d is not None and d > extract_day),
+        f"the date is after the delivery was extracted ({extract_day.isoformat()})",
+    )
+    known = valid_code_mask(frame["code"], dates.where(has_date, date(1900, 1, 1)))
+    unknown = ~known & ~missing
+    code_reason = frame["code"].map(lambda c: f"code {c!r} is not a DfE code in force on the date")
+    error = error.where(error.notna() | ~unknown, code_reason)
+
+    # The same key twice with different codes: neither can be believed.
+    key = ["upn", "mark_date", "session"]
+    candidates = error.isna() & ~missing
+    sub = frame.loc[candidates, [*key, "code"]]
+    distinct = sub.groupby(key, dropna=False)["code"].transform("nunique")
+    conflict_idx = sub.index[distinct > 1]
+    conflict = pd.Series(False, index=frame.index)
+    conflict[conflict_idx] = True
+    error = first_error(
+        error, conflict, "the same pupil, date and session appears with different codes"
+    )
+    duplicate = candidates & ~conflict & frame.duplicated(key, keep="first")
+
+    rejected = error.notna()
+    status = pd.Series("loaded", index=frame.index, dtype=object)
+    status[missing & ~rejected] = "missing"
+    status[rejected] = "rejected"
+    severity = pd.Series("warning", index=frame.index, dtype=object)
+    severity[rejected] = "error"
+    reason = error.copy()
+    reason[missing & ~rejected] = "no mark was entered for a register that was due"
+    reason[duplicate & reason.isna()] = "the same mark appears twice in the delivery (kept once)"
+
+    loaded_mask = (status == "loaded") & ~duplicate
+    warn = pd.Series(None, index=frame.index, dtype=object)
+    closures = calendar.closures
+    on_closure = dates.map(lambda d: d in closures if d is not None else False)
+    warn = first_error(
+        warn,
+        loaded_mask & on_closure & (frame["code"] != "#"),
+        "a planned closure day (only '#' is expected) has another mark",
+    )
+    if roll is not None and not roll.empty:
+        on_roll = _on_roll(frame, roll)
+        warn = first_error(warn, loaded_mask & ~on_roll, "the pupil is not on the academy's roll")
+    else:
+        warn = first_error(warn, loaded_mask, "no pupil roll has been received yet")
+    expected = _expected_from_arrival(frame, academy.registers)
+    code = frame["code"]
+    contradiction = (
+        loaded_mask
+        & expected.notna()
+        & (
+            (code.isin(PRESENT_CODES) & (expected != "present"))
+            | ((code == "L") & (expected != "L"))
+            | ((code == "U") & (expected != "U"))
+        )
+    )
+    arrival_reason = (
+        "mark "
+        + code.astype(str)
+        + " contradicts arrival at "
+        + frame["arrival_time"].astype(str)
+        + " (the register times give "
+        + expected.astype(str)
+        + ")"
+    )
+    warn = warn.where(warn.notna() | ~contradiction, arrival_reason)
+    reason = reason.where(reason.notna(), warn)
+
+    issues = frame.loc[
+        reason.notna(), ["source_file", "source_row", "upn", "mark_date", "session", "code"]
+    ].copy()
+    issues["severity"] = severity[reason.notna()]
+    issues["status"] = status[reason.notna()]
+    issues["reason"] = reason[reason.notna()]
+    loaded = frame.loc[loaded_mask].drop(columns=["error"])
+    return Checked(loaded=loaded, issues=issues)
+
+
+def _on_roll(frame: pd.DataFrame, roll: pd.DataFrame) -> pd.Series:
+    spans = roll.set_index("upn")[["entry_date", "leaving_date"]]
+    joined = frame[["upn", "mark_date"]].join(spans, on="upn")
+    entry_ok = joined["entry_date"].notna() & (joined["mark_date"] >= joined["entry_date"])
+    leave = joined["leaving_date"]
+    leave_ok = leave.isna() | (joined["mark_date"] <= leave)
+    return (entry_ok & leave_ok).fillna(False).astype(bool)
