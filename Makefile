@@ -5,7 +5,8 @@ SHELL := /bin/bash
 VENV        := .venv
 PY          := $(VENV)/bin/python
 BIN         := $(VENV)/bin
-UV          := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv comes from PyPI; `python3 -m uv` works wherever pip put it.
+UV          := python3 -m uv
 export ATTENDANCE_HOME ?= $(CURDIR)/home
 export AIRFLOW_HOME    ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
@@ -24,10 +25,8 @@ help:
 	@echo "make demo   set up, generate a synthetic trust, run the daily DAG through Airflow"
 	@echo "make test   set up and run the tests"
 
-$(UV):
-	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
-
-$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+$(VENV)/.synced: pyproject.toml uv.lock
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --python 3.11
 	@touch $@
 

@@ -112,6 +112,7 @@ def cmd_airflow_run(args: argparse.Namespace) -> int:
     ensure_manifest()
     ensure_airflow_db()
     env = airflow_env(home)
+    env["ATTENDANCE_TASK_RETRIES"] = "0"
     logical = run_date + timedelta(days=1)
     _say(f"Running the attendance_daily DAG through Airflow for run date {run_date} ...")
     cmd = [

@@ -62,9 +62,8 @@ def target_path(home: Home) -> Path:
     return home.warehouse / "dbt_target"
 
 
-def _release_duckdb() -> None:
-    """dbt-duckdb keeps its DuckDB handle open for the life of the process; close it so that
-    the exports (and other processes) can open the file after the build."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    DuckDBConnectionManager.close_all_connections()
+def _release_duckdb() -> None:
+    from exports.warehouse import release_dbt_handle
+
+    release_dbt_handle()

@@ -31,8 +31,12 @@ def upn(serial: int) -> str:
     return make_upn(LA, LAESTAB[3:], 20, serial)
 
 
-def write_config(root: Path, policy: str = "four_six_ten", source_format: str = "long_csv",
-                 academies: list[dict] | None = None) -> None:
+def write_config(
+    root: Path,
+    policy: str = "four_six_ten",
+    source_format: str = "long_csv",
+    academies: list[dict] | None = None,
+) -> None:
     (root / "config" / "calendars").mkdir(parents=True, exist_ok=True)
     (root / "config" / "policies").mkdir(parents=True, exist_ok=True)
     trust = {
@@ -48,8 +52,14 @@ def write_config(root: Path, policy: str = "four_six_ten", source_format: str = 
                 "source_format": source_format,
                 "policy": policy,
                 "calendar": "default",
-                "registers": {"am_start": "08:45", "am_late": "09:00", "am_close": "09:15",
-                              "pm_start": "13:00", "pm_late": "13:15", "pm_close": "13:30"},
+                "registers": {
+                    "am_start": "08:45",
+                    "am_late": "09:00",
+                    "am_close": "09:15",
+                    "pm_start": "13:00",
+                    "pm_late": "13:15",
+                    "pm_close": "13:30",
+                },
             }
         ],
     }
@@ -66,8 +76,10 @@ def register_days(start: date, end: date) -> list[date]:
     hol = [(h["start"], h["end"]) for h in CALENDAR["holidays"]]
     terms = [(t["start"], t["end"]) for t in CALENDAR["terms"]]
     while d <= end:
-        if d.weekday() < 5 and any(a <= d <= b for a, b in terms) and not any(
-            a <= d <= b for a, b in hol
+        if (
+            d.weekday() < 5
+            and any(a <= d <= b for a, b in terms)
+            and not any(a <= d <= b for a, b in hol)
         ):
             out.append(d)
         d += timedelta(days=1)
@@ -77,8 +89,10 @@ def register_days(start: date, end: date) -> list[date]:
 def write_roll(root: Path, pupils: Iterable[dict], when: date, urn: str = URN) -> None:
     folder = root / "landing" / urn
     folder.mkdir(parents=True, exist_ok=True)
-    header = ("UPN,Surname,Forename,Date of Birth,Gender,NC Year,Reg Group,Entry Date,"
-              "Leaving Date,FSM,SEN,EAL,Ethnicity,Home LA")
+    header = (
+        "UPN,Surname,Forename,Date of Birth,Gender,NC Year,Reg Group,Entry Date,"
+        "Leaving Date,FSM,SEN,EAL,Ethnicity,Home LA"
+    )
     lines = [header]
     for p in pupils:
         lines.append(
@@ -91,8 +105,14 @@ def write_roll(root: Path, pupils: Iterable[dict], when: date, urn: str = URN) -
     (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def write_long_csv(root: Path, extracted: date, marks: list[tuple[str, date, str, str]],
-                   hour: str = "183000", urn: str = URN, laestab: str = LAESTAB) -> Path:
+def write_long_csv(
+    root: Path,
+    extracted: date,
+    marks: list[tuple[str, date, str, str]],
+    hour: str = "183000",
+    urn: str = URN,
+    laestab: str = LAESTAB,
+) -> Path:
     """marks: (upn, date, session, code)."""
     folder = root / "landing" / urn
     folder.mkdir(parents=True, exist_ok=True)

@@ -34,8 +34,9 @@ def planned_code(pupil: str, d: date, session: str) -> str:
         return "I"  # 1 session; amended to O in the 15 Sep delivery
     if pupil == P3 and date(2025, 9, 1) <= d <= date(2025, 9, 5):
         return "I"  # 10 sessions
-    if pupil == P4 and (date(2025, 9, 1) <= d <= date(2025, 9, 4) or
-                        (d == date(2025, 9, 5) and session == "AM")):
+    if pupil == P4 and (
+        date(2025, 9, 1) <= d <= date(2025, 9, 4) or (d == date(2025, 9, 5) and session == "AM")
+    ):
         return "I"  # 9 sessions
     if pupil == P5 and d == date(2025, 9, 2) and session == "AM":
         return "N"  # amended to I in the 4 Sep delivery
@@ -168,10 +169,14 @@ def test_rerun_of_a_past_date_is_byte_identical(home):
     # ingested: the outputs are those of 12 Sep, byte for byte.
     d = date(2025, 9, 12)
     run_day(home, d, progress=lambda m: None)
-    first = {p: p.read_bytes() for p in sorted(home.exports.rglob(f"*{d.isoformat()}*")) if p.is_file()}
+    first = {
+        p: p.read_bytes() for p in sorted(home.exports.rglob(f"*{d.isoformat()}*")) if p.is_file()
+    }
     status_on(home, date(2025, 11, 21))
     run_day(home, d, progress=lambda m: None)
-    again = {p: p.read_bytes() for p in sorted(home.exports.rglob(f"*{d.isoformat()}*")) if p.is_file()}
+    again = {
+        p: p.read_bytes() for p in sorted(home.exports.rglob(f"*{d.isoformat()}*")) if p.is_file()
+    }
     assert first.keys() == again.keys() and len(first) >= 4
     assert first == again
     s = read_mart(home, "select upn, unauthorised_absence_sessions from mart_pupil_status")
