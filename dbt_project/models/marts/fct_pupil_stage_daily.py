@@ -12,10 +12,9 @@ import pandas as pd
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from attendance.stages import compute_stages
-
     from attendance.config import load_policy, load_trust
     from attendance.home import Home
+    from attendance.stages import compute_stages
 
     home = Home.resolve(os.environ.get("ATTENDANCE_HOME"))
     trust = load_trust(home)
