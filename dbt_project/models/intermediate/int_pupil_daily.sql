@@ -27,6 +27,7 @@ grid as (
         coalesce(day.absence_sessions, 0) as absence_sessions,
         coalesce(day.unauthorised_sessions, 0) as unauthorised_sessions,
         coalesce(day.unexplained_sessions, 0) as unexplained_sessions,
+        coalesce(day.unauthorised_n_sessions, 0) as unauthorised_n_sessions,
         coalesce(day.marked_sessions, 0) as marked_sessions,
         -- SPEC 5.2 consecutive unexplained days: U counts, S is skipped, E ends the run.
         case
@@ -54,7 +55,8 @@ cumulative as (
         cast(sum(unauthorised_sessions) over w as integer) as unauthorised_ytd,
         cast(sum(case when unexplained_class = 'U' then 1 else 0 end) over w as integer) as unexplained_days_cum,
         cast(sum(absence_sessions) over wk as integer) as absence_week_to_date,
-        cast(sum(unauthorised_sessions) over wk as integer) as unauthorised_week_to_date
+        cast(sum(unauthorised_sessions) over wk as integer) as unauthorised_week_to_date,
+        cast(sum(unauthorised_n_sessions) over wk as integer) as unauthorised_n_week_to_date
     from grid
     window
         w as (partition by urn, upn order by school_day_index rows between unbounded preceding and current row),
@@ -86,7 +88,8 @@ prior_weeks as (
         weeks.upn,
         weeks.school_week_index,
         coalesce(cast(sum(pw.absence_sessions) as integer), 0) as absence_prior,
-        coalesce(cast(sum(pw.unauthorised_sessions) as integer), 0) as unauthorised_prior
+        coalesce(cast(sum(pw.unauthorised_sessions) as integer), 0) as unauthorised_prior,
+        coalesce(cast(sum(pw.unauthorised_n_sessions) as integer), 0) as unauthorised_n_prior
     from weeks
     left join {{ ref('int_pupil_week') }} as pw
         on pw.urn = weeks.urn
@@ -117,6 +120,8 @@ select
          then 100.0 * with_run.absence_ytd / with_run.possible_ytd end as absence_pct_ytd,
     prior_weeks.absence_prior + with_run.absence_week_to_date as rolling_absence,
     prior_weeks.unauthorised_prior + with_run.unauthorised_week_to_date as rolling_unauthorised,
+    prior_weeks.unauthorised_n_prior + with_run.unauthorised_n_week_to_date
+        as rolling_unauthorised_n,
     prior_weeks.unauthorised_prior + with_run.unauthorised_week_to_date
         >= {{ var('penalty_unauthorised_sessions') }} as penalty_threshold_met,
     {{ at_or_above_pct('with_run.absence_ytd', 'with_run.possible_ytd', var('pa_threshold_pct')) }}

@@ -13,8 +13,12 @@ select
     cast(sum(is_authorised) as integer) as authorised_sessions,
     cast(sum(is_unauthorised) as integer) as unauthorised_sessions,
     cast(sum(is_unexplained * is_possible) as integer) as unexplained_sessions,
+    -- N may still be recoded (codes.md): a penalty threshold reached with N marks says so
+    cast(sum(case when code = 'N' then 1 else 0 end) as integer) as unauthorised_n_sessions,
     cast(sum(is_late_before_close) as integer) as late_before_close,
     cast(sum(is_late_after_close) as integer) as late_after_close,
-    cast(sum(coalesce(minutes_late, 0) * is_late) as integer) as minutes_late
+    cast(sum(coalesce(minutes_late, 0) * is_late) as integer) as minutes_late,
+    cast(sum(case when minutes_late is not null then is_late else 0 end) as integer)
+        as late_sessions_with_minutes
 from {{ ref('fct_pupil_session') }}
 group by urn, upn, mark_date

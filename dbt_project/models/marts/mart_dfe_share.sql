@@ -2,11 +2,24 @@
 -- that is new or whose code changed since the share of the academy's previous school day.
 -- "Since" compares marks known on each run date, so the file for D never depends on when it
 -- is produced.
+-- Only keys with a version extracted after the previous school day can differ from that day's
+-- share (a mark dated D is extracted on D or later), so only those keys are ranked "as known
+-- then": the cost follows the new deliveries, not the whole year.
 with previous_day as (
-    select urn, max(calendar_date) as previous_date
-    from {{ ref('stg_calendar') }}
-    where is_school_day and calendar_date < {{ run_date() }}
-    group by urn
+    select academies.urn, coalesce(max(cal.calendar_date), date '1900-01-01') as previous_date
+    from {{ ref('stg_academies') }} as academies
+    left join {{ ref('stg_calendar') }} as cal
+        on cal.urn = academies.urn
+       and cal.is_school_day and cal.calendar_date < {{ run_date() }}
+    group by academies.urn
+),
+
+changed_keys as (
+    select distinct marks.urn, marks.upn, marks.mark_date, marks.session
+    from {{ ref('stg_marks') }} as marks
+    inner join previous_day on previous_day.urn = marks.urn
+    where cast(marks.extracted_at as date) > previous_day.previous_date
+      and marks.mark_date >= {{ academic_year_start(run_date()) }}
 ),
 
 known_then as (
@@ -16,10 +29,11 @@ known_then as (
                order by marks.extracted_at desc, marks.source_file desc, marks.source_row desc
            ) as version_rank
     from {{ ref('stg_marks') }} as marks
+    inner join changed_keys as keys
+        on keys.urn = marks.urn and keys.upn = marks.upn
+       and keys.mark_date = marks.mark_date and keys.session = marks.session
     inner join previous_day on previous_day.urn = marks.urn
     where cast(marks.extracted_at as date) <= previous_day.previous_date
-      and marks.mark_date <= previous_day.previous_date
-      and marks.mark_date >= {{ academic_year_start(run_date()) }}
 ),
 
 previous_share as (
@@ -27,9 +41,12 @@ previous_share as (
 ),
 
 current_marks as (
-    select urn, upn, mark_date, session, code
-    from {{ ref('int_marks_current') }}
-    where mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
+    select cur.urn, cur.upn, cur.mark_date, cur.session, cur.code
+    from {{ ref('int_marks_current') }} as cur
+    inner join changed_keys as keys
+        on keys.urn = cur.urn and keys.upn = cur.upn
+       and keys.mark_date = cur.mark_date and keys.session = cur.session
+    where cur.mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
 )
 
 select

@@ -53,10 +53,10 @@ lates as (
     select
         urn,
         upn,
-        cast(sum(authorised_sessions) as integer) as authorised_ytd,
         cast(sum(late_before_close) as integer) as late_l_ytd,
         cast(sum(late_after_close) as integer) as late_u_ytd,
         cast(sum(minutes_late) as integer) as minutes_late_ytd,
+        cast(sum(late_sessions_with_minutes) as integer) as late_with_minutes_ytd,
         cast(sum(case when mark_date = {{ run_date() }} then possible_sessions else 0 end) as integer) as possible_on_d,
         cast(sum(case when mark_date = {{ run_date() }} then attended_sessions else 0 end) as integer) as attended_on_d
     from {{ ref('fct_pupil_day') }}
@@ -104,15 +104,20 @@ measures as (
             - case when month(r.date_of_birth) > 8 then 1 else 0 end as age_at_start,
         coalesce(t.possible_ytd, 0) as possible_sessions,
         coalesce(t.attended_ytd, 0) as attended_sessions,
-        coalesce(l.authorised_ytd, 0) as authorised_absence_sessions,
+        -- absence less unauthorised, so possible = attended + authorised + unauthorised always
+        coalesce(t.absence_ytd, 0) - coalesce(t.unauthorised_ytd, 0)
+            as authorised_absence_sessions,
         coalesce(t.unauthorised_ytd, 0) as unauthorised_absence_sessions,
         coalesce(t.absence_ytd, 0) as absence_sessions,
         coalesce(t.rolling_absence, 0) as rolling_absence_sessions,
         coalesce(t.rolling_unauthorised, 0) as rolling_unauthorised_sessions,
+        coalesce(t.rolling_unauthorised_n, 0) as rolling_unauthorised_n_sessions,
         coalesce(t.consecutive_unexplained_days, 0) as consecutive_unexplained_days,
         coalesce(l.late_l_ytd, 0) as late_before_close_sessions,
         coalesce(l.late_u_ytd, 0) as late_after_close_sessions,
+        coalesce(l.late_l_ytd, 0) + coalesce(l.late_u_ytd, 0) as late_sessions,
         coalesce(l.minutes_late_ytd, 0) as minutes_late,
+        coalesce(l.late_with_minutes_ytd, 0) as late_sessions_with_minutes,
         coalesce(l.possible_on_d, 0) as possible_sessions_on_d,
         coalesce(l.attended_on_d, 0) as attended_sessions_on_d,
         coalesce(dl.school_days_left, 0) as school_days_left,
@@ -151,6 +156,9 @@ select
     a.phase,
     m.*,
     m.age_at_start between 5 and 15 as in_dfe_scope,
+    -- national statistics leave out the second half of the summer term for pupils aged 15
+    -- (codes.md); the figures here keep every session, this column says which pupils differ
+    m.age_at_start = 15 as dfe_scope_ends_before_late_summer,
     {{ pct_1dp('m.attended_sessions', 'm.possible_sessions') }} as attendance_pct,
     {{ pct_1dp('m.absence_sessions', 'm.possible_sessions') }} as absence_pct,
     {{ pct_1dp('m.attended_recent', 'm.possible_recent') }} as attendance_pct_recent_weeks,
@@ -162,6 +170,10 @@ select
         as severely_absent,
     m.rolling_unauthorised_sessions >= {{ var('penalty_unauthorised_sessions') }}
         as penalty_threshold_met,
+    -- N may still be recoded, so a threshold that would not be met without them says so
+    m.rolling_unauthorised_sessions >= {{ var('penalty_unauthorised_sessions') }}
+        and m.rolling_unauthorised_sessions - m.rolling_unauthorised_n_sessions
+            < {{ var('penalty_unauthorised_sessions') }} as penalty_threshold_relies_on_n,
     m.consecutive_unexplained_days >= {{ var('cme_consecutive_days') }} as cme_referral_due,
     -- sessions to spare: ceil((P + R) * pct / 100) - A - 1, R = two sessions per school day left
     ((m.possible_sessions + 2 * m.school_days_left) * {{ var('pa_threshold_pct') }} + 99) // 100
