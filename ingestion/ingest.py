@@ -22,6 +22,7 @@ from ingestion.errors import FileRejected
 from ingestion.files import Delivery, discover
 from ingestion.formats import PARSERS
 from ingestion.formats.api_json import pages_problem
+from ingestion.quality_gate import run_gate
 from ingestion.rolls import parse_roll
 from ingestion.validate import check_marks
 
@@ -40,6 +41,7 @@ class AcademyIngestReport:
     records_rejected: int = 0
     records_missing: int = 0
     warnings: int = 0
+    gate_failures: int = 0  # deliveries whose quality gate failed at error severity
     unrecognised_files: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -48,6 +50,43 @@ class AcademyIngestReport:
 
 def _ledger_path(home: Home, delivery: Delivery) -> Path:
     return home.ledger_dir / delivery.urn / f"{delivery.key}.json"
+
+
+def _gate_path(home: Home, delivery: Delivery) -> Path:
+    return home.warehouse / "gate" / delivery.urn / f"{delivery.key}.json"
+
+
+def _gate(home: Home, delivery: Delivery, frame: pd.DataFrame, report: AcademyIngestReport) -> dict:
+    """Run the GX gate on one parsed delivery, keep the full result, return the summary."""
+    result = run_gate(delivery.kind, frame, delivery.urn, delivery.extracted_at, delivery.key)
+    store.write_json(result, _gate_path(home, delivery))
+    if not result["passed"]:
+        report.gate_failures += 1
+    return {"passed": result["passed"], **result["summary"]}
+
+
+def clear_stale_temporaries(home: Home, urn: str) -> int:
+    """Remove the half-written temporaries a killed run left below this academy's folders.
+
+    They are never read (every reader looks for finished names only), but they are clutter, and
+    only this academy's ingestion writes here, so anything left is from a dead run."""
+    removed = 0
+    roots = [
+        home.marks_dir,
+        home.rolls_dir,
+        home.warehouse / "issues",
+        home.warehouse / "gate",
+        home.ledger_dir,
+        home.quarantine,
+    ]
+    for root in roots:
+        folder = root / urn
+        if not folder.exists():
+            continue
+        for tmp in folder.rglob(".*.tmp-*"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _fingerprint(delivery: Delivery) -> list[dict]:
@@ -81,6 +120,15 @@ def _load_rolls(home: Home, urn: str) -> pd.DataFrame:
     if not files:
         return pd.DataFrame()
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def _roll_gate_frame(good: pd.DataFrame, bad: pd.DataFrame, academy: Academy) -> pd.DataFrame:
+    frame = good[["upn", "date_of_birth", "nc_year", "entry_date", "leaving_date"]].copy()
+    frame["status"] = "loaded"
+    rejected = pd.DataFrame({"upn": bad["upn"].to_numpy(), "status": "rejected"})
+    frame = pd.concat([frame, rejected], ignore_index=True) if len(rejected) else frame
+    frame["urn"] = academy.urn
+    return frame
 
 
 def _quarantine_file(home: Home, delivery: Delivery, reason: str, line: int | None) -> None:
@@ -128,6 +176,16 @@ def _issue_frame(delivery: Delivery, issues: pd.DataFrame) -> pd.DataFrame:
     return out[store.ISSUES_SCHEMA.names]
 
 
+def apply_code_map(parsed: pd.DataFrame, academy: Academy) -> pd.DataFrame:
+    """Local MIS codes to DfE codes, per the academy's `code_map`; the code as the export
+    wrote it is kept in `source_code`."""
+    out = parsed.copy()
+    out["source_code"] = out["code"]
+    if academy.code_map:
+        out["code"] = out["code"].map(lambda c: academy.code_map.get(c, c))
+    return out
+
+
 def ingest_delivery(
     home: Home,
     academy: Academy,
@@ -158,6 +216,7 @@ def ingest_delivery(
         if delivery.kind == "pupils":
             good, bad = parse_roll(delivery)
             good["urn"] = academy.urn
+            gate = _gate(home, delivery, _roll_gate_frame(good, bad, academy), report)
             store.write_parquet(
                 good[store.ROLL_SCHEMA.names],
                 home.rolls_dir / academy.urn / f"{delivery.key}.parquet",
@@ -165,11 +224,18 @@ def ingest_delivery(
             )
             issues = bad
             loaded = len(good)
+            if not rolls.empty:
+                # A run killed after writing this roll re-reads it at start: replace, not add.
+                rolls = rolls[rolls["source_file"] != delivery.files[0].name]
             rolls = pd.concat([rolls, good], ignore_index=True) if not rolls.empty else good
         else:
-            parsed = PARSERS[delivery.kind](delivery, academy)
+            parsed = apply_code_map(PARSERS[delivery.kind](delivery, academy), academy)
             roll = _latest_roll(rolls, delivery.extracted_at)
             checked = check_marks(parsed, academy, calendar, delivery.extracted_at, roll)
+            gate_frame = parsed.drop(columns=["error"]).reset_index(drop=True)
+            gate_frame["status"] = checked.status.to_numpy()
+            gate_frame["urn"] = academy.urn
+            gate = _gate(home, delivery, gate_frame, report)
             marks = checked.loaded.copy()
             marks["urn"] = academy.urn
             marks["delivery"] = delivery.key
@@ -219,6 +285,7 @@ def ingest_delivery(
             "records_rejected": int(counts.get("rejected", 0)),
             "records_missing": int(counts.get("missing", 0)),
             "warnings": warnings,
+            "gate": gate,
         },
         _ledger_path(home, delivery),
     )
@@ -237,6 +304,7 @@ def ingest_academy(home: Home, urn: str, up_to: date | None = None) -> AcademyIn
     report = AcademyIngestReport(urn=urn)
     deliveries, unknown = discover(home.landing_for(urn), urn, academy.source_format)
     report.unrecognised_files = [f"{u.path.name}: {u.reason}" for u in unknown]
+    clear_stale_temporaries(home, urn)
     rolls = _load_rolls(home, urn)
     for delivery in deliveries:
         if up_to is not None and delivery.extracted_at.date() > up_to:
