@@ -23,6 +23,7 @@ from ingestion.files import Delivery, discover
 from ingestion.formats import PARSERS
 from ingestion.formats.api_json import pages_problem
 from ingestion.quality_gate import run_gate
+from ingestion.reasons import reason_code, reason_codes
 from ingestion.rolls import parse_roll
 from ingestion.validate import check_marks
 
@@ -50,6 +51,11 @@ class AcademyIngestReport:
 
 def _ledger_path(home: Home, delivery: Delivery) -> Path:
     return home.ledger_dir / delivery.urn / f"{delivery.key}.json"
+
+
+def unrecognised_path(home: Home, urn: str) -> Path:
+    """Files in the landing folder that fit no naming rule (kept for the data-quality report)."""
+    return home.warehouse / "unrecognised" / f"{urn}.json"
 
 
 def _gate_path(home: Home, delivery: Delivery) -> Path:
@@ -142,6 +148,7 @@ def _quarantine_file(home: Home, delivery: Delivery, reason: str, line: int | No
             "rejected": "whole delivery",
             "line": line,
             "reason": reason,
+            "reason_code": reason_code(f"whole delivery rejected: {reason}"),
         },
         folder / "reason.json",
     )
@@ -160,6 +167,7 @@ def _quarantine_records(home: Home, delivery: Delivery, issues: pd.DataFrame) ->
             "rejected": "records",
             "records": int(len(rejected)),
             "reasons": rejected["reason"].value_counts().sort_index().to_dict(),
+            "reason_codes": reason_codes(rejected["reason"]).value_counts().sort_index().to_dict(),
         },
         folder / "reason.json",
     )
@@ -170,6 +178,7 @@ def _issue_frame(delivery: Delivery, issues: pd.DataFrame) -> pd.DataFrame:
     out["urn"] = delivery.urn
     out["delivery"] = delivery.key
     out["extracted_at"] = delivery.extracted_at
+    out["reason_code"] = reason_codes(out["reason"]) if len(out) else None
     for col in store.ISSUES_SCHEMA.names:
         if col not in out:
             out[col] = None
@@ -305,6 +314,10 @@ def ingest_academy(home: Home, urn: str, up_to: date | None = None) -> AcademyIn
     deliveries, unknown = discover(home.landing_for(urn), urn, academy.source_format)
     report.unrecognised_files = [f"{u.path.name}: {u.reason}" for u in unknown]
     clear_stale_temporaries(home, urn)
+    store.write_json(
+        [{"file": u.path.name, "reason": u.reason} for u in unknown],
+        unrecognised_path(home, urn),
+    )
     rolls = _load_rolls(home, urn)
     for delivery in deliveries:
         if up_to is not None and delivery.extracted_at.date() > up_to:

@@ -97,6 +97,7 @@ ISSUES_SCHEMA = pa.schema(
         ("code", pa.string()),
         ("severity", pa.string()),
         ("status", pa.string()),
+        ("reason_code", pa.string()),  # ingestion/reasons.py: stable, machine-readable
         ("reason", pa.string()),
     ]
 )
