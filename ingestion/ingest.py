@@ -249,6 +249,12 @@ def ingest_delivery(
             marks["urn"] = academy.urn
             marks["delivery"] = delivery.key
             marks["extracted_at"] = delivery.extracted_at
+            # Reports first, the marks dbt reads last, then the ledger: a run killed in
+            # between leaves complete files that the next run rewrites identically.
+            _quarantine_records(home, delivery, checked.issues)
+            store.write_parquet(
+                _issue_frame(delivery, checked.issues), issues_path, store.ISSUES_SCHEMA
+            )
             store.write_parquet(
                 marks[store.MARKS_SCHEMA.names],
                 home.marks_dir / academy.urn / f"{delivery.key}.parquet",
@@ -277,8 +283,9 @@ def ingest_delivery(
         )
         log.warning("academy %s: %s rejected: %s", academy.urn, delivery.label, exc.reason)
         return rolls
-    _quarantine_records(home, delivery, issues)
-    store.write_parquet(_issue_frame(delivery, issues), issues_path, store.ISSUES_SCHEMA)
+    if delivery.kind == "pupils":
+        _quarantine_records(home, delivery, issues)
+        store.write_parquet(_issue_frame(delivery, issues), issues_path, store.ISSUES_SCHEMA)
     counts = issues["status"].value_counts().to_dict() if not issues.empty else {}
     warnings = int((issues["severity"] == "warning").sum()) if not issues.empty else 0
     report.deliveries_loaded += 1
