@@ -195,6 +195,8 @@ def _as_timestamps(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _plain(value: Any) -> Any:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
     if isinstance(value, pd.Timestamp | datetime):
         return value.date().isoformat() if value == value.normalize() else value.isoformat()
     if isinstance(value, dict):
