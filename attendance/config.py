@@ -36,6 +36,8 @@ class Academy:
     policy: str
     calendar: str
     registers: dict[str, str] = field(default_factory=dict)
+    # Local MIS codes (SIMS 7/8/9, sub-codes such as I01) to DfE codes; optional per academy.
+    code_map: dict[str, str] = field(default_factory=dict)
 
     @property
     def estab(self) -> str:
@@ -90,6 +92,7 @@ def _parse_academy(raw: dict[str, Any], where: str) -> Academy:
     for key in REGISTER_KEYS:
         if key in registers and not re.fullmatch(r"\d{2}:\d{2}", registers[key]):
             raise ConfigError(f"{where}: registers.{key} must be HH:MM")
+    code_map = _parse_code_map(raw.get("code_map"), where)
     return Academy(
         urn=urn,
         laestab=laestab,
@@ -100,7 +103,32 @@ def _parse_academy(raw: dict[str, Any], where: str) -> Academy:
         policy=need("policy"),
         calendar=str(raw.get("calendar") or "default"),
         registers=registers,
+        code_map=code_map,
     )
+
+
+def _parse_code_map(raw: Any, where: str) -> dict[str, str]:
+    """`code_map: {"I01": "I", "7": "/"}`: each local code an academy's MIS writes, and the
+    DfE code it stands for. A target that is no DfE code is a configuration error, so a typo
+    here cannot turn marks into unknown codes silently."""
+    if raw in (None, {}):
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: code_map must be a mapping of local code to DfE code")
+    from attendance.codes import code_table
+
+    known = set(code_table()["code"])
+    out: dict[str, str] = {}
+    for local, target in raw.items():
+        local_code, dfe_code = str(local).strip(), str(target).strip()
+        if not local_code:
+            raise ConfigError(f"{where}: code_map has a blank local code")
+        if dfe_code not in known:
+            raise ConfigError(
+                f"{where}: code_map.{local_code} maps to {dfe_code!r}, which is not a DfE code"
+            )
+        out[local_code] = dfe_code
+    return out
 
 
 def load_trust(home: Home) -> Trust:

@@ -22,6 +22,8 @@ from ingestion.errors import FileRejected
 from ingestion.files import Delivery, discover
 from ingestion.formats import PARSERS
 from ingestion.formats.api_json import pages_problem
+from ingestion.quality_gate import run_gate
+from ingestion.reasons import reason_code, reason_codes
 from ingestion.rolls import parse_roll
 from ingestion.validate import check_marks
 
@@ -40,6 +42,7 @@ class AcademyIngestReport:
     records_rejected: int = 0
     records_missing: int = 0
     warnings: int = 0
+    gate_failures: int = 0  # deliveries whose quality gate failed at error severity
     unrecognised_files: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -48,6 +51,48 @@ class AcademyIngestReport:
 
 def _ledger_path(home: Home, delivery: Delivery) -> Path:
     return home.ledger_dir / delivery.urn / f"{delivery.key}.json"
+
+
+def unrecognised_path(home: Home, urn: str) -> Path:
+    """Files in the landing folder that fit no naming rule (kept for the data-quality report)."""
+    return home.warehouse / "unrecognised" / f"{urn}.json"
+
+
+def _gate_path(home: Home, delivery: Delivery) -> Path:
+    return home.warehouse / "gate" / delivery.urn / f"{delivery.key}.json"
+
+
+def _gate(home: Home, delivery: Delivery, frame: pd.DataFrame, report: AcademyIngestReport) -> dict:
+    """Run the GX gate on one parsed delivery, keep the full result, return the summary."""
+    result = run_gate(delivery.kind, frame, delivery.urn, delivery.extracted_at, delivery.key)
+    store.write_json(result, _gate_path(home, delivery))
+    if not result["passed"]:
+        report.gate_failures += 1
+    return {"passed": result["passed"], **result["summary"]}
+
+
+def clear_stale_temporaries(home: Home, urn: str) -> int:
+    """Remove the half-written temporaries a killed run left below this academy's folders.
+
+    They are never read (every reader looks for finished names only), but they are clutter, and
+    only this academy's ingestion writes here, so anything left is from a dead run."""
+    removed = 0
+    roots = [
+        home.marks_dir,
+        home.rolls_dir,
+        home.warehouse / "issues",
+        home.warehouse / "gate",
+        home.ledger_dir,
+        home.quarantine,
+    ]
+    for root in roots:
+        folder = root / urn
+        if not folder.exists():
+            continue
+        for tmp in folder.rglob(".*.tmp-*"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _fingerprint(delivery: Delivery) -> list[dict]:
@@ -83,6 +128,15 @@ def _load_rolls(home: Home, urn: str) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
+def _roll_gate_frame(good: pd.DataFrame, bad: pd.DataFrame, academy: Academy) -> pd.DataFrame:
+    frame = good[["upn", "date_of_birth", "nc_year", "entry_date", "leaving_date"]].copy()
+    frame["status"] = "loaded"
+    rejected = pd.DataFrame({"upn": bad["upn"].to_numpy(), "status": "rejected"})
+    frame = pd.concat([frame, rejected], ignore_index=True) if len(rejected) else frame
+    frame["urn"] = academy.urn
+    return frame
+
+
 def _quarantine_file(home: Home, delivery: Delivery, reason: str, line: int | None) -> None:
     folder = home.quarantine / delivery.urn / delivery.key
     for path in delivery.files:
@@ -94,6 +148,7 @@ def _quarantine_file(home: Home, delivery: Delivery, reason: str, line: int | No
             "rejected": "whole delivery",
             "line": line,
             "reason": reason,
+            "reason_code": reason_code(f"whole delivery rejected: {reason}"),
         },
         folder / "reason.json",
     )
@@ -112,6 +167,7 @@ def _quarantine_records(home: Home, delivery: Delivery, issues: pd.DataFrame) ->
             "rejected": "records",
             "records": int(len(rejected)),
             "reasons": rejected["reason"].value_counts().sort_index().to_dict(),
+            "reason_codes": reason_codes(rejected["reason"]).value_counts().sort_index().to_dict(),
         },
         folder / "reason.json",
     )
@@ -122,10 +178,21 @@ def _issue_frame(delivery: Delivery, issues: pd.DataFrame) -> pd.DataFrame:
     out["urn"] = delivery.urn
     out["delivery"] = delivery.key
     out["extracted_at"] = delivery.extracted_at
+    out["reason_code"] = reason_codes(out["reason"]) if len(out) else None
     for col in store.ISSUES_SCHEMA.names:
         if col not in out:
             out[col] = None
     return out[store.ISSUES_SCHEMA.names]
+
+
+def apply_code_map(parsed: pd.DataFrame, academy: Academy) -> pd.DataFrame:
+    """Local MIS codes to DfE codes, per the academy's `code_map`; the code as the export
+    wrote it is kept in `source_code`."""
+    out = parsed.copy()
+    out["source_code"] = out["code"]
+    if academy.code_map:
+        out["code"] = out["code"].map(lambda c: academy.code_map.get(c, c))
+    return out
 
 
 def ingest_delivery(
@@ -158,6 +225,7 @@ def ingest_delivery(
         if delivery.kind == "pupils":
             good, bad = parse_roll(delivery)
             good["urn"] = academy.urn
+            gate = _gate(home, delivery, _roll_gate_frame(good, bad, academy), report)
             store.write_parquet(
                 good[store.ROLL_SCHEMA.names],
                 home.rolls_dir / academy.urn / f"{delivery.key}.parquet",
@@ -165,15 +233,28 @@ def ingest_delivery(
             )
             issues = bad
             loaded = len(good)
+            if not rolls.empty:
+                # A run killed after writing this roll re-reads it at start: replace, not add.
+                rolls = rolls[rolls["source_file"] != delivery.files[0].name]
             rolls = pd.concat([rolls, good], ignore_index=True) if not rolls.empty else good
         else:
-            parsed = PARSERS[delivery.kind](delivery, academy)
+            parsed = apply_code_map(PARSERS[delivery.kind](delivery, academy), academy)
             roll = _latest_roll(rolls, delivery.extracted_at)
             checked = check_marks(parsed, academy, calendar, delivery.extracted_at, roll)
+            gate_frame = parsed.drop(columns=["error"]).reset_index(drop=True)
+            gate_frame["status"] = checked.status.to_numpy()
+            gate_frame["urn"] = academy.urn
+            gate = _gate(home, delivery, gate_frame, report)
             marks = checked.loaded.copy()
             marks["urn"] = academy.urn
             marks["delivery"] = delivery.key
             marks["extracted_at"] = delivery.extracted_at
+            # Reports first, the marks dbt reads last, then the ledger: a run killed in
+            # between leaves complete files that the next run rewrites identically.
+            _quarantine_records(home, delivery, checked.issues)
+            store.write_parquet(
+                _issue_frame(delivery, checked.issues), issues_path, store.ISSUES_SCHEMA
+            )
             store.write_parquet(
                 marks[store.MARKS_SCHEMA.names],
                 home.marks_dir / academy.urn / f"{delivery.key}.parquet",
@@ -202,8 +283,9 @@ def ingest_delivery(
         )
         log.warning("academy %s: %s rejected: %s", academy.urn, delivery.label, exc.reason)
         return rolls
-    _quarantine_records(home, delivery, issues)
-    store.write_parquet(_issue_frame(delivery, issues), issues_path, store.ISSUES_SCHEMA)
+    if delivery.kind == "pupils":
+        _quarantine_records(home, delivery, issues)
+        store.write_parquet(_issue_frame(delivery, issues), issues_path, store.ISSUES_SCHEMA)
     counts = issues["status"].value_counts().to_dict() if not issues.empty else {}
     warnings = int((issues["severity"] == "warning").sum()) if not issues.empty else 0
     report.deliveries_loaded += 1
@@ -219,6 +301,7 @@ def ingest_delivery(
             "records_rejected": int(counts.get("rejected", 0)),
             "records_missing": int(counts.get("missing", 0)),
             "warnings": warnings,
+            "gate": gate,
         },
         _ledger_path(home, delivery),
     )
@@ -237,6 +320,11 @@ def ingest_academy(home: Home, urn: str, up_to: date | None = None) -> AcademyIn
     report = AcademyIngestReport(urn=urn)
     deliveries, unknown = discover(home.landing_for(urn), urn, academy.source_format)
     report.unrecognised_files = [f"{u.path.name}: {u.reason}" for u in unknown]
+    clear_stale_temporaries(home, urn)
+    store.write_json(
+        [{"file": u.path.name, "reason": u.reason} for u in unknown],
+        unrecognised_path(home, urn),
+    )
     rolls = _load_rolls(home, urn)
     for delivery in deliveries:
         if up_to is not None and delivery.extracted_at.date() > up_to:

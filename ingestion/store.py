@@ -74,6 +74,7 @@ MARKS_SCHEMA = pa.schema(
         ("mark_date", pa.date32()),
         ("session", pa.string()),
         ("code", pa.string()),
+        ("source_code", pa.string()),  # as the export wrote it, before the academy's code_map
         ("minutes_late", pa.int32()),
         ("arrival_time", pa.string()),
         ("source_file", pa.string()),
@@ -96,6 +97,7 @@ ISSUES_SCHEMA = pa.schema(
         ("code", pa.string()),
         ("severity", pa.string()),
         ("status", pa.string()),
+        ("reason_code", pa.string()),  # ingestion/reasons.py: stable, machine-readable
         ("reason", pa.string()),
     ]
 )

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import pandas as pd
 
 from attendance.calendar import SchoolCalendar
-from attendance.codes import valid_code_mask
+from attendance.codes import code_sets, valid_code_mask
 from attendance.config import Academy
 from attendance.upn import upn_problem
 from ingestion.formats.table import clock_minutes, first_error
@@ -26,6 +26,7 @@ PRESENT_CODES = {"/", "\\"}
 class Checked:
     loaded: pd.DataFrame  # canonical records to store
     issues: pd.DataFrame  # every record with a problem: severity, status, reason
+    status: pd.Series  # per parsed record: loaded | rejected | missing | duplicate
 
 
 def _upn_reasons(upns: pd.Series) -> pd.Series:
@@ -53,6 +54,22 @@ def _expected_from_arrival(frame: pd.DataFrame, registers: dict[str, str]) -> pd
     expected[(arrival >= late) & (arrival < close)] = "L"
     expected[arrival >= close] = "U"
     return expected
+
+
+def _unknown_code_reason(code: str) -> str:
+    if code in _all_dfe_codes():
+        return (
+            f"code {code!r} is not in the DfE code set in force on the date "
+            "(the code set changed on 19 August 2024)"
+        )
+    return (
+        f"code {code!r} is not a DfE code (a local MIS code needs a code_map entry for this "
+        "academy in trust.yml)"
+    )
+
+
+def _all_dfe_codes() -> frozenset[str]:
+    return frozenset(c for _, _, codes in code_sets() for c in codes)
 
 
 def check_marks(
@@ -87,7 +104,7 @@ def check_marks(
     )
     known = valid_code_mask(frame["code"], dates.where(has_date, date(1900, 1, 1)))
     unknown = ~known & ~missing
-    code_reason = frame["code"].map(lambda c: f"code {c!r} is not a DfE code in force on the date")
+    code_reason = frame["code"].map(_unknown_code_reason)
     error = error.where(error.notna() | ~unknown, code_reason)
 
     # The same key twice with different codes: neither can be believed.
@@ -157,7 +174,9 @@ def check_marks(
     issues["status"] = status[reason.notna()]
     issues["reason"] = reason[reason.notna()]
     loaded = frame.loc[loaded_mask].drop(columns=["error"])
-    return Checked(loaded=loaded, issues=issues)
+    final = status.copy()
+    final[duplicate & (status == "loaded")] = "duplicate"
+    return Checked(loaded=loaded, issues=issues, status=final)
 
 
 def _on_roll(frame: pd.DataFrame, roll: pd.DataFrame) -> pd.Series:

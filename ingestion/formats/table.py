@@ -43,7 +43,7 @@ def read_table(
     text, _ = decode_export(raw)
     lines = io.StringIO(text, newline="")
     preamble = [lines.readline().rstrip("\r\n") for _ in range(skip_lines)]
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)  # a stray or unclosed quote must not swallow rows
     try:
         header = next(reader)
     except StopIteration as exc:

@@ -1,0 +1,137 @@
+"""The GX Core quality gate (ingestion/quality_gate.py) on hand-made parsed deliveries: each
+expectation fails exactly when its rule is broken, and its result reaches the ledger, the gate
+JSON and the data-quality report."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+
+from ingestion.dq_report import academy_markdown, gate_rows
+from ingestion.ingest import ingest_academy
+from ingestion.quality_gate import run_gate
+from tests.builders import URN, upn, write_config, write_long_csv, write_roll
+
+EXTRACTED = datetime(2025, 9, 8, 18, 30)
+
+
+def marks_frame(rows: list[dict]) -> pd.DataFrame:
+    base = {
+        "urn": URN,
+        "upn": upn(1),
+        "mark_date": date(2025, 9, 8),
+        "session": "AM",
+        "code": "/",
+        "minutes_late": None,
+        "status": "loaded",
+    }
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def failed(result: dict) -> dict[str, int]:
+    return {r["check"]: r["unexpected_count"] for r in result["results"] if not r["success"]}
+
+
+def test_a_clean_delivery_passes_every_check():
+    frame = marks_frame([{}, {"session": "PM", "code": "\\"}, {"upn": upn(2), "code": "L"}])
+    result = run_gate("long_csv", frame, URN, EXTRACTED, "registers_x")
+    assert result["passed"] and failed(result) == {}
+    assert result["summary"]["checks"] == len(result["results"]) == 9
+    assert all(not r["exception"] for r in result["results"])
+
+
+@pytest.mark.parametrize(
+    ("row", "check"),
+    [
+        ({"urn": "140999"}, "identity: every stored record is this academy's"),
+        ({"upn": "A12345"}, "UPN: 13 characters in the DfE pattern"),
+        ({"code": "Q9"}, "code: a DfE attendance code"),
+        ({"session": "EV"}, "session: AM or PM"),
+        ({"mark_date": date(2025, 9, 9)}, "date: present and not after the extraction"),
+        ({"mark_date": None}, "date: every stored record has one"),
+    ],
+)
+def test_each_error_check_catches_its_rule(row, check):
+    frame = marks_frame([{"session": "PM"}, {"upn": upn(3), **row}])
+    result = run_gate("long_csv", frame, URN, EXTRACTED, "registers_x")
+    assert failed(result) == {check: 1}
+    assert not result["passed"] and result["summary"]["failed_errors"] == [check]
+
+
+def test_only_loaded_records_count_for_error_checks():
+    # A rejected record with a bad code is validation's business, not a gate failure.
+    frame = marks_frame([{}, {"code": "Q9", "status": "rejected"}])
+    result = run_gate("long_csv", frame, URN, EXTRACTED, "registers_x")
+    assert result["passed"]
+    # ...but 1 rejected of 2 is more than 5% of the delivery: a warning.
+    assert failed(result) == {"delivery: at most 5% of its records rejected": 1}
+    assert result["summary"]["failed_warnings"] == ["delivery: at most 5% of its records rejected"]
+
+
+def test_duplicate_keys_and_personal_values_are_not_echoed():
+    frame = marks_frame([{}, {}])
+    result = run_gate("long_csv", frame, URN, EXTRACTED, "registers_x")
+    assert failed(result) == {"key: one stored mark per pupil, date and session": 2}
+    key = next(r for r in result["results"] if r["check"].startswith("key"))
+    assert key["examples"] == []  # UPNs are never copied into gate results
+    code = marks_frame([{"code": "Q9"}])
+    result = run_gate("long_csv", code, URN, EXTRACTED, "registers_x")
+    bad = next(r for r in result["results"] if r["check"].startswith("code"))
+    assert bad["examples"] == ["Q9"]
+
+
+def test_roll_suite():
+    roll = pd.DataFrame(
+        {
+            "urn": URN,
+            "upn": [upn(1), upn(2), upn(2)],
+            "date_of_birth": [date(2016, 1, 1)] * 3,
+            "nc_year": ["4", "X", "4"],
+            "entry_date": [date(2020, 9, 1), date(2020, 9, 1), date(2021, 9, 1)],
+            "leaving_date": [None, date(2019, 1, 1), None],
+            "status": "loaded",
+        }
+    )
+    result = run_gate("pupils", roll, URN, EXTRACTED, "pupils_x")
+    assert failed(result) == {
+        "key: each pupil once in the roll": 2,
+        "NC year: N1, N2, R or 1-14": 1,
+        "leaving date: not before the entry date": 1,
+    }
+    assert not result["passed"]
+
+
+def test_gate_results_are_kept_per_delivery_and_shown_in_the_report(tmp_path):
+    write_config(tmp_path)
+    write_roll(tmp_path, [{"upn": upn(1)}, {"upn": upn(2)}], date(2025, 9, 1))
+    d = date(2025, 9, 8)
+    # 1 of 3 records has an unknown code: rejected by validation, and >5%: a gate warning.
+    write_long_csv(
+        tmp_path, d, [(upn(1), d, "AM", "/"), (upn(1), d, "PM", "Q9"), (upn(2), d, "AM", "/")]
+    )
+    from attendance.home import Home
+
+    home = Home.resolve(tmp_path)
+    ingest_academy(home, URN)
+    ledger = json.loads((home.ledger_dir / URN / "registers_20250908T183000.json").read_text())
+    assert ledger["gate"] == {
+        "passed": True,
+        "checks": 9,
+        "failed_errors": [],
+        "failed_warnings": ["delivery: at most 5% of its records rejected"],
+    }
+    gate_file = home.warehouse / "gate" / URN / "registers_20250908T183000.json"
+    first = gate_file.read_bytes()
+    kept = json.loads(first)
+    assert kept["records"] == 3 and kept["passed"]
+    rows = gate_rows(home, URN)
+    assert list(rows["check"]) == ["delivery: at most 5% of its records rejected"]
+    assert list(rows["unexpected_count"]) == [1]
+    assert "## Quality gate checks that failed" in academy_markdown(home, URN)
+    # Deterministic: re-running the gate on the same delivery writes the same bytes.
+    (home.ledger_dir / URN / "registers_20250908T183000.json").unlink()
+    ingest_academy(home, URN)
+    assert gate_file.read_bytes() == first
