@@ -139,6 +139,7 @@ def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = No
     try:
         for academy in trust.academies:
             if academy.urn in held_back:
+                pub.withdraw(priority_path(academy.urn, run_date)[0])
                 continue
             folder, name = dfe_path(academy.laestab, run_date)
             rows = dfe_share(dfe[dfe["urn"] == academy.urn])
@@ -173,7 +174,9 @@ def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = No
         for la_code in sorted({a.la_code for a in trust.academies}):
             in_la = [a.urn for a in trust.academies if a.la_code == la_code]
             if not set(in_la) & set(published_urns):
-                continue  # every academy of this LA held back: no file rather than an empty one
+                # every academy of this LA held back: no file rather than an empty one
+                pub.withdraw(la_path(la_code, run_date)[0])
+                continue
             folder, name = la_path(la_code, run_date)
             keep = (status["la_code"] == la_code) & status["urn"].isin(published_urns)
             rows = la_share(status[keep])

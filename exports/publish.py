@@ -25,6 +25,7 @@ class Publication:
     exports_root: Path
     run_date: date
     _folders: dict[str, list[dict]] = field(default_factory=dict)
+    _withdrawn: set[str] = field(default_factory=set)
 
     @property
     def staging(self) -> Path:
@@ -43,6 +44,11 @@ class Publication:
                 "sha256": hashlib.sha256(data).hexdigest(),
             }
         )
+
+    def withdraw(self, folder: str) -> None:
+        """Remove a folder an earlier run of the same date published (an academy held back on
+        a re-run): its old files must not stand as that day's delivery."""
+        self._withdrawn.add(folder)
 
     def commit(self) -> list[Path]:
         """Write each folder's manifest, then move every folder into place."""
@@ -69,6 +75,12 @@ class Publication:
             else:
                 os.replace(self.staging / folder, final)
             published.append(final)
+        for folder in sorted(self._withdrawn - set(self._folders)):
+            final = self.exports_root / folder
+            if final.exists():
+                old = final.with_name(f".{final.name}.old-{os.getpid()}")
+                os.replace(final, old)
+                shutil.rmtree(old)
         shutil.rmtree(self.staging, ignore_errors=True)
         return published
 
