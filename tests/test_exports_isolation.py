@@ -119,8 +119,19 @@ def test_files_are_private_and_manifests_match(trust_home: Home) -> None:
             parent = parent.parent
 
 
+def test_no_csv_text_cell_starts_like_a_formula(trust_home: Home) -> None:
+    # The generator writes names such as '-Smith' on purpose.
+    seen = 0
+    for path in trust_home.exports.rglob("*.csv"):
+        for row in _rows(path):
+            for key in ("name", "surname", "forename"):
+                if key in row:
+                    seen += 1
+                    assert not row[key].startswith(("=", "+", "-", "@", "\t", "\r")), path.name
+    assert seen
+
+
 def test_no_spreadsheet_cell_is_a_formula(trust_home: Home) -> None:
-    # The generator writes names such as '-Smith' and '=...' on purpose.
     for book in trust_home.exports.rglob("*.xlsx"):
         with zipfile.ZipFile(book) as z:
             for name in z.namelist():
