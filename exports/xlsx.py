@@ -156,8 +156,8 @@ def _row_heights(ws: Worksheet, plist: pd.DataFrame, keys: list[str]) -> None:
         lines = 1
         for key in wrapped:
             width = ws.column_dimensions[get_column_letter(keys.index(key) + 1)].width
-            lines = max(lines, math.ceil(len(str(record[key])) * 1.1 / max(width - 2, 1)))
-        ws.row_dimensions[r].height = 15 * lines + 2
+            lines = max(lines, math.ceil(len(str(record[key])) * 0.95 / max(width - 2, 1)))
+        ws.row_dimensions[r].height = 13 * lines + 3
 
 
 def _fit_width(ws: Worksheet) -> None:
