@@ -84,6 +84,13 @@ def trust_totals(status: pd.DataFrame) -> dict:
     }
 
 
+def _year_order(year: object) -> int:
+    """NC years in school order: N1, N2, R, then 1 to 14."""
+    text = str(year)
+    early = {"N1": -2, "N2": -1, "R": 0}
+    return early.get(text, int(text) if text.isdigit() else 99)
+
+
 def _with_names(frame: pd.DataFrame, school: pd.DataFrame) -> pd.DataFrame:
     people = school[["upn", "surname", "forename", "nc_year", "reg_group"]].copy()
     people["name"] = people["surname"] + ", " + people["forename"]
@@ -153,7 +160,9 @@ def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = No
             since = half_term_start(calendars[academy.urn], run_date)
             full = full_attendance(data["days"], academy.urn, since, run_date)
             improved = most_improved(data["days"], data["events"], academy.urn)
-            full = _with_names(full, school).sort_values(["year", "reg_group", "name", "upn"])
+            full = _with_names(full, school)
+            full["year_order"] = full["year"].map(_year_order)
+            full = full.sort_values(["year_order", "reg_group", "name", "upn"], kind="stable")
             improved = _with_names(improved, school)
             book = priority_workbook(
                 school_name=academy.name,
