@@ -179,6 +179,8 @@ def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = No
             pub.add(folder, f"{stem}.xlsx", book, len(plist))
             counts["priority_lists"] += 1
 
+        if not counts["dfe_files"]:
+            pub.withdraw(dfe_path("0000000", run_date)[0])  # every academy held back
         published_urns = [a.urn for a in trust.academies if a.urn not in held_back]
         for la_code in sorted({a.la_code for a in trust.academies}):
             in_la = [a.urn for a in trust.academies if a.la_code == la_code]

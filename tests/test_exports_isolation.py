@@ -173,6 +173,21 @@ def test_held_back_academy_publishes_nothing_of_its_own(trust_home: Home) -> Non
     assert (out / "schools" / urn / d).exists()
 
 
+def test_all_held_back_leaves_only_the_trust_reports(trust_home: Home) -> None:
+    _, la, _ = _belongs(trust_home.root)
+    d = RUN_DATE.isoformat()
+    out = trust_home.exports
+    result = export_all(trust_home, RUN_DATE, held_back={u: "no delivery for the day" for u in la})
+    assert result["dfe_files"] == result["la_files"] == result["priority_lists"] == 0
+    assert not (out / "dfe" / d).exists()
+    assert not any((out / "la" / code / d).exists() for code in set(la.values()))
+    assert not any((out / "schools" / urn / d).exists() for urn in la)
+    summary = _rows(out / "trust" / d / f"trust_summary_{d}.csv")
+    assert {r["held_back_reason"] for r in summary} == {"no delivery for the day"}
+    export_all(trust_home, RUN_DATE)
+    assert (out / "dfe" / d).exists()
+
+
 def test_rerun_is_byte_identical(trust_home: Home) -> None:
     d = RUN_DATE.isoformat()
 
