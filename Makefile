@@ -19,7 +19,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 DEMO_ACADEMIES ?= 4
 DEMO_PUPILS    ?= 1500
 
-.PHONY: help setup demo test lint bench clean
+.PHONY: help setup demo test lint bench clean screenshots
 
 help:
 	@echo "make demo   set up, generate a synthetic trust, run the daily DAG through Airflow"
@@ -43,6 +43,16 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# The pictures in README.md: a small synthetic trust, one run, the spreadsheet and the trust
+# report rendered to PNG (needs Debian's libreoffice-calc, poppler-utils and chromium).
+SHOTS_HOME ?= /tmp/attendance-screenshots
+SHOTS_DATE ?= 2025-11-21
+screenshots: setup
+	rm -rf "$(SHOTS_HOME)"
+	@$(BIN)/attendance generate --home "$(SHOTS_HOME)" --academies 4 --pupils 700 --start 2025-09-01 --end $(SHOTS_DATE) --seed 7
+	@ATTENDANCE_HOME="$(SHOTS_HOME)" $(BIN)/attendance run --home "$(SHOTS_HOME)" --date $(SHOTS_DATE)
+	@$(BIN)/attendance render-docs --home "$(SHOTS_HOME)" --date $(SHOTS_DATE) --out docs --urn 140102
 
 bench: setup
 	$(PY) -m bench.run

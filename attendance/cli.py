@@ -142,6 +142,16 @@ def cmd_airflow_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render_docs(args: argparse.Namespace) -> int:
+    """Render a school's priority-list spreadsheet and the trust report of D to PNG."""
+    from exports.render import render_docs
+
+    home = Home.resolve(args.home)
+    for path in render_docs(home, args.date, Path(args.out), urn=args.urn):
+        _say(f"  {path}")
+    return 0
+
+
 def _final_state(text: str) -> str:
     for line in reversed(text.splitlines()):
         if "state=" in line and "DagRun" in line:
@@ -204,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--home")
     a.add_argument("--date", type=_date)
     a.set_defaults(func=cmd_airflow_run)
+
+    d = sub.add_parser(
+        "render-docs", help="render a priority-list spreadsheet and the trust report to PNG"
+    )
+    d.add_argument("--home")
+    d.add_argument("--date", type=_date, required=True, help="a run date already exported")
+    d.add_argument("--out", default="docs", help="folder for the PNG files (default: docs)")
+    d.add_argument("--urn", help="the school whose spreadsheet to render (default: the first)")
+    d.set_defaults(func=cmd_render_docs)
     return p
 
 

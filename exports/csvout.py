@@ -34,8 +34,15 @@ def _cell(value: object) -> object:
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object or str(out[col].dtype).startswith(("string", "datetime")):
-            out[col] = out[col].map(_cell)
+        # Every text-like column: object, and pandas 3's default `str` dtype, which an
+        # object-only test would let through un-neutralised.
+        dtype = out[col].dtype
+        if (
+            pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype)
+            or str(dtype).startswith("datetime")
+        ):
+            out[col] = out[col].astype(object).map(_cell)
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue().encode("utf-8")

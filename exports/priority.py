@@ -81,7 +81,7 @@ def explain(row: pd.Series) -> str:
         )
     if row["on_stage"]:
         since = row["stage_since"]
-        since_text = since.isoformat() if isinstance(since, date) else str(since)
+        since_text = "" if pd.isna(since) else pd.Timestamp(since).date().isoformat()
         why = row.get("stage_reason") or ""
         parts.append(
             f"Stage {int(row['stage'])} ({row['stage_name']}) since {since_text}."
@@ -99,8 +99,25 @@ def _trend(row: pd.Series) -> str:
     return f"{arrow} {change:+.1f}"
 
 
-def priority_rows(status: pd.DataFrame) -> pd.DataFrame:
-    """The rows for one school, ranked."""
+def action_now_due(row: pd.Series, policy: dict | None) -> str:
+    """What the school does now, in the policy's words: the action each raised flag calls for
+    (in priority order), then the action of the pupil's stage, marked new on the day it became
+    due. Without a policy, the stage engine's action of the day."""
+    if not policy:
+        return str(row.get("action_due") or "")
+    flags = policy.get("flags") or {}
+    stages = {int(st["stage"]): st for st in policy.get("stages") or []}
+    parts = [str(flags[flag]).strip() for flag, _ in REASONS[:-1] if row[flag] and flag in flags]
+    stage = int(row["stage"])
+    if stage in stages and stages[stage].get("action"):
+        new = "NEW: " if int(row.get("school_days_at_stage") or 0) == 0 else ""
+        parts.append(f"{new}Stage {stage}: {str(stages[stage]['action']).strip()}")
+    return " | ".join(parts)
+
+
+def priority_rows(status: pd.DataFrame, policy: dict | None = None) -> pd.DataFrame:
+    """The rows for one school, ranked. `policy` (the academy's escalation policy) gives the
+    words of the action now due."""
     s = status.copy()
     s["stage"] = s["stage"].fillna(0).astype(int)
     s["on_stage"] = s["stage"] >= 1
@@ -143,7 +160,7 @@ def priority_rows(status: pd.DataFrame) -> pd.DataFrame:
             "band": s["band"].fillna(""),
             "stage": s["stage"],
             "stage_name": s["stage_name"].fillna("No action"),
-            "action_now_due": s["action_due"].fillna(""),
+            "action_now_due": s.apply(lambda r: action_now_due(r, policy), axis=1),
             "school_days_at_stage": s["school_days_at_stage"].fillna(0).astype(int),
             "new_since_previous_school_day": ~s["on_list_yesterday"].astype(bool),
             "attendance_pct_last_4_weeks": s["attendance_pct_recent_weeks"].map(

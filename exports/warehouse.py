@@ -24,3 +24,10 @@ def read_mart(home: Home, sql: str, params: list | None = None) -> pd.DataFrame:
     release_dbt_handle()
     with duckdb.connect(str(home.duckdb_path), read_only=True) as con:
         return con.execute(sql, params or []).df()
+
+
+def read_many(home: Home, queries: dict[str, tuple[str, list]]) -> dict[str, pd.DataFrame]:
+    """Several read-only queries on one connection (one open of the file, one snapshot)."""
+    release_dbt_handle()
+    with duckdb.connect(str(home.duckdb_path), read_only=True) as con:
+        return {key: con.execute(sql, params).df() for key, (sql, params) in queries.items()}

@@ -1,0 +1,151 @@
+"""Weekly attendance per academy and for the trust, and the pupils a school can praise.
+
+Both are read from the marts as of D with read-only queries (exports never write the warehouse).
+Rates are sessions over possible sessions summed over pupils, never an average of rates.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from attendance.calendar import SchoolCalendar, academic_year_start
+
+# A break of this many weekdays or more without a register (a half-term or end-of-term
+# holiday) starts a new half term; a bank holiday or an INSET day does not.
+HALF_TERM_BREAK_WEEKDAYS = 3
+# "Most improved" needs enough sessions on each side of the intervention to mean something.
+MIN_SESSIONS_EACH_SIDE = 10
+MOST_IMPROVED_LIMIT = 15
+
+WEEKLY_SQL = """
+with weeks as (
+    select distinct urn, school_week_index, week_start
+    from stg_calendar
+    where school_week_index is not null and is_school_day
+      and calendar_date between ? and ?
+)
+select w.urn, w.week_start,
+       cast(sum(pw.attended_sessions) as bigint) as attended,
+       cast(sum(pw.possible_sessions) as bigint) as possible
+from int_pupil_week as pw
+inner join weeks as w on w.urn = pw.urn and w.school_week_index = pw.school_week_index
+group by w.urn, w.week_start
+order by w.urn, w.week_start
+"""
+
+DAYS_SQL = """
+select urn, upn, mark_date, possible_sessions, attended_sessions
+from fct_pupil_day
+where mark_date between ? and ?
+"""
+
+EVENTS_SQL = """
+select urn, upn, event_date, event_kind, stage, stage_name, action
+from fct_stage_events
+where event_date between ? and ?
+order by urn, upn, event_date
+"""
+
+
+def weekly_queries(run_date: date) -> dict[str, tuple[str, list]]:
+    start = academic_year_start(run_date)
+    return {
+        "weekly": (WEEKLY_SQL, [start, run_date]),
+        "days": (DAYS_SQL, [start, run_date]),
+        "events": (EVENTS_SQL, [start, run_date]),
+    }
+
+
+def weekly_attendance(weekly: pd.DataFrame) -> pd.DataFrame:
+    """One row per week: `week_start`, one column per academy URN and `trust`, in percent."""
+    if weekly.empty:
+        return pd.DataFrame(columns=["week_start", "trust"])
+    w = weekly.copy()
+    w["week_start"] = pd.to_datetime(w["week_start"]).dt.date
+    per = w.pivot_table(
+        index="week_start", columns="urn", values=["attended", "possible"], aggfunc="sum"
+    )
+    out = pd.DataFrame(index=per.index)
+    for urn in sorted(w["urn"].unique()):
+        possible = per["possible"][urn]
+        out[urn] = (per["attended"][urn] * 100.0 / possible.where(possible > 0)).round(1)
+    totals = w.groupby("week_start")[["attended", "possible"]].sum()
+    out["trust"] = (
+        totals["attended"] * 100.0 / totals["possible"].where(totals["possible"] > 0)
+    ).round(1)
+    return out.reset_index().sort_values("week_start").reset_index(drop=True)
+
+
+def half_term_start(calendar: SchoolCalendar, run_date: date) -> date:
+    """The first school day of the half term holding D: walking back over weekdays, the day
+    after the latest run of HALF_TERM_BREAK_WEEKDAYS or more weekdays without a register."""
+    first = academic_year_start(run_date)
+    d, gap, latest_register = run_date, 0, run_date
+    while d >= first:
+        if d.weekday() < 5:
+            if calendar.is_register_day(d):
+                if gap >= HALF_TERM_BREAK_WEEKDAYS:
+                    break
+                gap, latest_register = 0, d
+            else:
+                gap += 1
+        d -= timedelta(days=1)
+    school = [s for s in calendar.school_days if latest_register <= s <= run_date]
+    return school[0] if school else latest_register
+
+
+def full_attendance(days: pd.DataFrame, urn: str, since: date, run_date: date) -> pd.DataFrame:
+    """Pupils of one academy who attended every possible session from `since` to D."""
+    d = days[(days["urn"] == urn)].copy()
+    d["mark_date"] = pd.to_datetime(d["mark_date"]).dt.date
+    d = d[(d["mark_date"] >= since) & (d["mark_date"] <= run_date)]
+    per = d.groupby("upn")[["possible_sessions", "attended_sessions"]].sum()
+    full = per[
+        (per["possible_sessions"] > 0) & (per["attended_sessions"] == per["possible_sessions"])
+    ]
+    return full.reset_index()
+
+
+def most_improved(days: pd.DataFrame, events: pd.DataFrame, urn: str) -> pd.DataFrame:
+    """Pupils whose attendance since their first intervention this year (the first entry into
+    a stage) is better than before it; those back at stage 0 carry the date they left."""
+    ev = events[events["urn"] == urn].copy()
+    cols = ["upn", "intervention_date", "before_pct", "since_pct", "change", "back_to_stage_0"]
+    if ev.empty:
+        return pd.DataFrame(columns=cols)
+    ev["event_date"] = pd.to_datetime(ev["event_date"]).dt.date
+    entries = ev[ev["event_kind"] == "entry"].groupby("upn")["event_date"].min()
+    exits = ev[ev["event_kind"] == "exit"].groupby("upn")["event_date"].max()
+    last_kind = ev.sort_values(["upn", "event_date"]).groupby("upn")["event_kind"].last()
+    d = days[days["urn"] == urn].copy()
+    d["mark_date"] = pd.to_datetime(d["mark_date"]).dt.date
+    d = d[d["upn"].isin(entries.index)]
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    d["since"] = d["mark_date"] >= d["upn"].map(entries)
+    per = d.groupby(["upn", "since"])[["possible_sessions", "attended_sessions"]].sum().unstack()
+    rows = []
+    for upn, r in per.iterrows():
+        pb, ps = r[("possible_sessions", False)], r[("possible_sessions", True)]
+        if pd.isna(pb) or pd.isna(ps) or min(pb, ps) < MIN_SESSIONS_EACH_SIDE:
+            continue
+        before = r[("attended_sessions", False)] * 100.0 / pb
+        since = r[("attended_sessions", True)] * 100.0 / ps
+        if since <= before:
+            continue
+        back = last_kind.get(upn) == "exit"
+        rows.append(
+            {
+                "upn": upn,
+                "intervention_date": entries[upn],
+                "before_pct": round(before, 1),
+                "since_pct": round(since, 1),
+                "change": round(since - before, 1),
+                "back_to_stage_0": exits[upn] if back else None,
+            }
+        )
+    out = pd.DataFrame(rows, columns=cols)
+    out = out.sort_values(["change", "upn"], ascending=[False, True], kind="stable")
+    return out.head(MOST_IMPROVED_LIMIT).reset_index(drop=True)

@@ -1,0 +1,390 @@
+"""The priority list as a spreadsheet made for an attendance officer (SPEC 7.3).
+
+Three sheets: the list itself (frozen header, filters, readable widths, each row coloured by
+its priority), a summary with a chart of the school's weekly attendance against the trust's,
+and the pupils to praise. Every text cell is written as text, never as a formula, and the file
+is byte-identical for the same inputs: the document dates are the run date and the zip is
+rewritten with fixed timestamps in a fixed order.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zipfile
+from datetime import date, datetime
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.chart import LineChart, Reference
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from exports.csvout import neutralise
+
+# One colour per priority level of exports.priority.REASONS (most urgent first): a strong tint
+# for the priority cell and a pale one for the rest of the row.
+PRIORITY_COLOURS = {
+    1: ("C0392B", "F9DEDC"),  # severely absent
+    2: ("8E44AD", "EEDFF5"),  # children missing education
+    3: ("E67E22", "FCE9D6"),  # persistently absent
+    4: ("D4AC0D", "FBF3D0"),  # penalty notice threshold
+    5: ("2E86C1", "DDEBF7"),  # attendance stage
+}
+HEADER_FILL = PatternFill("solid", fgColor="1F3864")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+TITLE_FONT = Font(bold=True, size=14, color="1F3864")
+THIN = Side(style="thin", color="BFBFBF")
+
+HEADINGS = {
+    "rank": "Rank",
+    "priority": "Priority",
+    "reasons": "Why on the list",
+    "upn": "UPN",
+    "name": "Name",
+    "year": "Year",
+    "reg_group": "Reg group",
+    "attendance_pct_ytd": "Attendance % YTD",
+    "absence_sessions": "Absence sessions",
+    "unauthorised_sessions": "Unauthorised sessions",
+    "rolling_absence_sessions": "Absence, last 10 weeks",
+    "rolling_unauthorised_sessions": "Unauthorised, last 10 weeks",
+    "band": "Band",
+    "stage": "Stage",
+    "stage_name": "Stage name",
+    "action_now_due": "Action now due",
+    "school_days_at_stage": "School days at stage",
+    "new_since_previous_school_day": "New today",
+    "attendance_pct_last_4_weeks": "Attendance % last 4 weeks",
+    "trend_4_weeks": "4-week trend",
+    "sessions_to_spare": "Sessions to spare",
+    "fsm": "FSM",
+    "sen": "SEN",
+    "explanation": "What to tell the family",
+}
+# The order a person reads a row in: who, why, what to do, the figures, then the detail.
+SHEET_ORDER = [
+    "rank",
+    "priority",
+    "name",
+    "year",
+    "reg_group",
+    "reasons",
+    "action_now_due",
+    "new_since_previous_school_day",
+    "attendance_pct_ytd",
+    "attendance_pct_last_4_weeks",
+    "trend_4_weeks",
+    "sessions_to_spare",
+    "absence_sessions",
+    "unauthorised_sessions",
+    "rolling_absence_sessions",
+    "rolling_unauthorised_sessions",
+    "band",
+    "stage",
+    "stage_name",
+    "school_days_at_stage",
+    "fsm",
+    "sen",
+    "upn",
+    "explanation",
+]
+WIDE = {"explanation": 80, "action_now_due": 60, "reasons": 30, "name": 22}
+NUMERIC = {
+    "rank",
+    "priority",
+    "absence_sessions",
+    "unauthorised_sessions",
+    "rolling_absence_sessions",
+    "rolling_unauthorised_sessions",
+    "stage",
+    "school_days_at_stage",
+    "sessions_to_spare",
+}
+PERCENT_TEXT = {"attendance_pct_ytd", "attendance_pct_last_4_weeks"}
+
+
+def put(ws: Worksheet, row: int, col: int, value: object) -> Cell:
+    """Write one cell. Text is neutralised like the CSV and forced to the string type, so that
+    openpyxl never writes a name such as '=HYPERLINK(...)' as a formula."""
+    cell = ws.cell(row=row, column=col)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return cell
+    if isinstance(value, str):
+        text = neutralise(value)
+        cell.value = text
+        cell.data_type = "s"
+        if text != value:
+            cell.quotePrefix = True
+        return cell
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    cell.value = value
+    return cell
+
+
+def _number(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return float(value) if value else None
+        except ValueError:
+            return value
+    return value
+
+
+def _header(ws: Worksheet, row: int, labels: list[str]) -> None:
+    for col, label in enumerate(labels, start=1):
+        cell = put(ws, row, col, label)
+        cell.fill, cell.font = HEADER_FILL, HEADER_FONT
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+
+
+def _widths(ws: Worksheet, frame: pd.DataFrame, keys: list[str], labels: list[str]) -> None:
+    for col, (key, label) in enumerate(zip(keys, labels, strict=True), start=1):
+        longest = max([len(str(v)) for v in frame[key]] + [0]) if key in frame else 0
+        width = WIDE.get(key) or min(max(longest + 2, len(label) * 0.6 + 4, 8), 40)
+        ws.column_dimensions[get_column_letter(col)].width = round(width, 1)
+
+
+def _row_heights(ws: Worksheet, plist: pd.DataFrame, keys: list[str]) -> None:
+    """Tall enough for the wrapped text: spreadsheet programs do not all grow rows on opening."""
+    wrapped = [k for k in ("explanation", "action_now_due", "reasons") if k in keys]
+    for r, record in enumerate(plist.to_dict("records"), start=2):
+        lines = 1
+        for key in wrapped:
+            width = ws.column_dimensions[get_column_letter(keys.index(key) + 1)].width
+            lines = max(lines, math.ceil(len(str(record[key])) * 0.95 / max(width - 2, 1)))
+        ws.row_dimensions[r].height = 13 * lines + 3
+
+
+def _fit_width(ws: Worksheet) -> None:
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def _list_sheet(ws: Worksheet, plist: pd.DataFrame) -> None:
+    keys = [k for k in SHEET_ORDER if k in plist.columns]
+    keys += [k for k in plist.columns if k not in keys]
+    labels = [HEADINGS.get(k, k) for k in keys]
+    _header(ws, 1, labels)
+    ws.row_dimensions[1].height = 32
+    for r, record in enumerate(plist.to_dict("records"), start=2):
+        strong, pale = PRIORITY_COLOURS.get(int(record["priority"]), ("FFFFFF", "FFFFFF"))
+        for c, key in enumerate(keys, start=1):
+            value = record[key]
+            if key in PERCENT_TEXT:
+                value = _number(value)
+            cell = put(ws, r, c, value)
+            cell.fill = PatternFill("solid", fgColor=strong if key == "priority" else pale)
+            cell.border = Border(bottom=THIN)
+            if key == "priority":
+                cell.font = Font(bold=True, color="FFFFFF")
+                cell.alignment = Alignment(horizontal="center", vertical="top")
+            elif key in ("explanation", "action_now_due", "reasons"):
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+            else:
+                cell.alignment = Alignment(vertical="top")
+            if key in PERCENT_TEXT:
+                cell.number_format = "0.0"
+    _widths(ws, plist, keys, labels)
+    _row_heights(ws, plist, keys)
+    ws.freeze_panes = "D2"  # the header row, and rank to name, stay in view
+    last = get_column_letter(len(keys))
+    ws.auto_filter.ref = f"A1:{last}{max(len(plist) + 1, 2)}"
+    ws.sheet_view.zoomScale = 90
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.scale = 70
+    ws.print_title_rows = "1:1"
+    ws.print_title_cols = "A:C"
+
+
+def _summary_sheet(
+    ws: Worksheet,
+    school_name: str,
+    trust_name: str,
+    run_date: date,
+    facts: list[tuple[str, object]],
+    weekly: pd.DataFrame,
+    urn: str,
+) -> None:
+    put(ws, 1, 1, f"{school_name}: attendance as of {run_date.isoformat()}").font = TITLE_FONT
+    put(ws, 2, 1, f"{trust_name}. Priority levels, most urgent first:").font = Font(italic=True)
+    legend = [
+        "1 Severely absent",
+        "2 Children missing education",
+        "3 Persistently absent",
+        "4 Penalty notice threshold",
+        "5 Attendance stage",
+    ]
+    for i, text in enumerate(legend, start=1):
+        cell = put(ws, 2 + i, 1, text)
+        cell.fill = PatternFill("solid", fgColor=PRIORITY_COLOURS[i][0])
+        cell.font = Font(bold=True, color="FFFFFF")
+    row = 9
+    for label, value in facts:
+        put(ws, row, 1, label).font = Font(bold=True)
+        put(ws, row, 2, value).alignment = Alignment(horizontal="right")
+        row += 1
+    row += 1
+    top = row
+    _header(ws, top, ["Week beginning", "This school %", "Trust %"])
+    for i, rec in enumerate(weekly.to_dict("records"), start=top + 1):
+        put(ws, i, 1, rec["week_start"]).number_format = "yyyy-mm-dd"
+        put(ws, i, 2, None if pd.isna(rec.get(urn)) else float(rec[urn])).number_format = "0.0"
+        put(ws, i, 3, None if pd.isna(rec["trust"]) else float(rec["trust"])).number_format = "0.0"
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["B"].width = 16
+    ws.column_dimensions["C"].width = 12
+    if len(weekly):
+        chart = LineChart()
+        chart.title = "Weekly attendance %"
+        chart.y_axis.title = "Attendance %"
+        chart.y_axis.number_format = "0"
+        values = weekly[[c for c in (urn, "trust") if c in weekly]].stack()
+        low = float(values.min()) if len(values) else 80.0
+        chart.y_axis.scaling.min = max(0, int(low // 5 * 5) - 5)
+        chart.y_axis.scaling.max = 100
+        chart.x_axis.title = "Week beginning"
+        chart.x_axis.number_format = "dd mmm"
+        chart.height, chart.width = 9, 17
+        data = Reference(ws, min_col=2, max_col=3, min_row=top, max_row=top + len(weekly))
+        chart.add_data(data, titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=top + 1, max_row=top + len(weekly)))
+        for series in chart.series:
+            series.smooth = False
+        chart.series[0].graphicalProperties.line.solidFill = "C0392B"
+        chart.series[0].graphicalProperties.line.width = 28000
+        chart.series[1].graphicalProperties.line.solidFill = "7F8C8D"
+        chart.series[1].graphicalProperties.line.dashStyle = "dash"
+        ws.add_chart(chart, "E2")
+    _fit_width(ws)
+
+
+def _praise_sheet(ws: Worksheet, full: pd.DataFrame, improved: pd.DataFrame, since: date) -> None:
+    put(ws, 1, 1, "Pupils to praise").font = TITLE_FONT
+    put(ws, 2, 1, f"Full attendance this half term (since {since.isoformat()})").font = Font(
+        bold=True
+    )
+    _header(ws, 3, ["UPN", "Name", "Year", "Reg group", "Sessions attended"])
+    row = 4
+    for rec in full.to_dict("records"):
+        for c, v in enumerate(
+            [rec["upn"], rec["name"], rec["year"], rec["reg_group"], rec["attended_sessions"]],
+            start=1,
+        ):
+            put(ws, row, c, v)
+        row += 1
+    if full.empty:
+        put(ws, row, 1, "No pupil has full attendance this half term yet.")
+        row += 1
+    row += 1
+    put(ws, row, 1, "Most improved since an intervention this year").font = Font(bold=True)
+    row += 1
+    _header(
+        ws,
+        row,
+        [
+            "UPN",
+            "Name",
+            "Year",
+            "Reg group",
+            "First intervention",
+            "Attendance % before",
+            "Attendance % since",
+            "Change (points)",
+            "Back to no action on",
+        ],
+    )
+    ws.row_dimensions[row].height = 30
+    row += 1
+    for rec in improved.to_dict("records"):
+        values = [
+            rec["upn"],
+            rec["name"],
+            rec["year"],
+            rec["reg_group"],
+            rec["intervention_date"],
+            rec["before_pct"],
+            rec["since_pct"],
+            rec["change"],
+            rec["back_to_stage_0"],
+        ]
+        for c, v in enumerate(values, start=1):
+            cell = put(ws, row, c, v)
+            if isinstance(v, date):
+                cell.number_format = "yyyy-mm-dd"
+            elif isinstance(v, float):
+                cell.number_format = "0.0"
+        row += 1
+    if improved.empty:
+        put(ws, row, 1, "No pupil has improved since an intervention yet.")
+    for col, width in zip("ABCDEFGHI", (16, 28, 8, 11, 18, 14, 14, 14, 20), strict=True):
+        ws.column_dimensions[col].width = width
+    ws.freeze_panes = "A4"
+    _fit_width(ws)
+
+
+def priority_workbook(
+    *,
+    school_name: str,
+    trust_name: str,
+    urn: str,
+    run_date: date,
+    plist: pd.DataFrame,
+    facts: list[tuple[str, object]],
+    weekly: pd.DataFrame,
+    praise_full: pd.DataFrame,
+    praise_improved: pd.DataFrame,
+    half_term_from: date,
+) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Priority list"
+    _list_sheet(ws, plist)
+    _summary_sheet(
+        wb.create_sheet("Summary"), school_name, trust_name, run_date, facts, weekly, urn
+    )
+    _praise_sheet(wb.create_sheet("Pupils to praise"), praise_full, praise_improved, half_term_from)
+    stamp = datetime(run_date.year, run_date.month, run_date.day)
+    wb.properties.creator = trust_name
+    wb.properties.title = f"Priority list {urn} {run_date.isoformat()}"
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
+    wb.properties.lastModifiedBy = None
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return fixed_zip(buffer.getvalue(), stamp)
+
+
+_CORE_DATES = re.compile(
+    rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:(created|modified)>)"
+)
+
+
+def fixed_zip(data: bytes, when: datetime) -> bytes:
+    """Rewrite a zip so its bytes depend only on its contents: every member stamped `when`,
+    members in their original (deterministic) order, fixed compression, and the document dates
+    in docProps/core.xml set to `when` even if the writer stamped the time of saving."""
+    iso = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as src,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _CORE_DATES.sub(lambda m: m.group(1) + iso + m.group(3), body)
+            member = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+            member.compress_type = zipfile.ZIP_DEFLATED
+            member.external_attr = 0o640 << 16
+            member.create_system = 3
+            dst.writestr(member, body, compresslevel=6)
+    return out.getvalue()

@@ -1,0 +1,147 @@
+"""The data-quality report from hand-written ledger entries and issues (SPEC 7.5), and the
+half-term and most-improved rules behind the pupils-to-praise sheet, on cases counted by hand."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from attendance.calendar import load_calendars
+from attendance.config import load_trust
+from attendance.home import Home
+from exports.quality import quality_rows
+from exports.trends import full_attendance, half_term_start, most_improved
+from tests.builders import URN, write_config
+
+
+def _ledger(home: Home, key: str, extracted: str, **fields) -> None:
+    folder = home.ledger_dir / URN
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = {"urn": URN, "delivery": key, "kind": "long_csv", "extracted_at": extracted, **fields}
+    (folder / f"{key}.json").write_text(json.dumps(entry))
+
+
+def _issues(home: Home, key: str, extracted: str, reasons: list[str]) -> None:
+    folder = home.warehouse / "issues" / URN
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(
+        {
+            "urn": URN,
+            "delivery": key,
+            "extracted_at": pd.Timestamp(extracted),
+            "status": "rejected",
+            "severity": "error",
+            "reason": reasons,
+            "something_new": 1,  # ingestion may add columns; the report must not care
+        }
+    )
+    frame.to_parquet(folder / f"{key}.parquet")
+
+
+def test_quality_counts_from_the_ledger_and_issues(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    home = Home(tmp_path)
+    # School days in the week of 17 Nov 2025: Mon 17 .. Fri 21 (builders' calendar).
+    loaded = {"status": "loaded", "records_rejected": 0, "records_missing": 0, "warnings": 0}
+    _ledger(home, "r17", "2025-11-17T18:30:00", records_loaded=40, **loaded)
+    # 18 Nov's delivery came on the 19th, with 19th's marks: 18 is late, 19 has a delivery.
+    _ledger(
+        home,
+        "r19",
+        "2025-11-19T18:30:00",
+        records_loaded=80,
+        **{**loaded, "records_rejected": 3, "records_missing": 2, "warnings": 1},
+        new_key_from_ingestion={"anything": True},
+    )
+    _ledger(home, "r20", "2025-11-20T07:00:00", status="rejected", reason="not a CSV")
+    _ledger(home, "r21", "2025-11-21T18:30:00", status="waiting", reason="page 2 missing")
+    _ledger(home, "r24", "2025-11-24T18:30:00", records_loaded=999, **loaded)  # after D
+    _issues(home, "r19", "2025-11-19T18:30:00", ["unknown code 'Q9'"] * 2 + ["bad UPN"])
+    _issues(home, "r20", "2025-11-20T07:00:00", ["whole delivery rejected: not a CSV"])
+    _issues(home, "r24", "2025-11-24T18:30:00", ["after D"] * 5)
+    trust = load_trust(home)
+    calendars = load_calendars(home, trust)
+    # Only count school days from 17 Nov: pretend earlier ones were delivered.
+    for d in calendars[URN].school_days:
+        if date(2025, 9, 1) <= d < date(2025, 11, 17):
+            _ledger(home, f"old{d:%m%d}", f"{d.isoformat()}T18:30:00", records_loaded=0, **loaded)
+    rows = quality_rows(home, trust, date(2025, 11, 21), calendars, {URN: "gate: 3 errors"})
+    row = rows.iloc[0].to_dict()
+    old = sum(1 for d in calendars[URN].school_days if date(2025, 9, 1) <= d < date(2025, 11, 17))
+    assert row["deliveries_received"] == old + 4
+    assert row["deliveries_rejected"] == 1 and row["deliveries_waiting"] == 1
+    assert row["records_loaded"] == 120 and row["records_rejected"] == 3
+    assert row["missing_marks"] == 2 and row["warnings"] == 1
+    assert row["rejection_reasons"] == (
+        "unknown code 'Q9' (2); bad UPN (1); whole delivery rejected: not a CSV (1)"
+    )
+    # 20 Nov's only delivery was rejected and 21 Nov's is waiting for pages: neither counts.
+    assert row["delivery_for_run_date"] == "N"
+    assert row["school_days_without_delivery"] == 3  # 18, 20 and 21 Nov
+    assert row["late_deliveries"] == 1  # 18 Nov: a later delivery (19 Nov) came
+    assert row["held_back_reason"] == "gate: 3 errors"
+    assert row["data_quality_status"] == "held back"
+    assert "priority list" in row["exports_held_back"]
+
+
+def test_half_term_starts_after_the_holiday_not_after_an_inset_day(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    home = Home(tmp_path)
+    cal = load_calendars(home, load_trust(home))[URN]
+    # builders' calendar: half term 27-31 Oct 2025, INSET 14 Nov, term from 1 Sep.
+    assert half_term_start(cal, date(2025, 11, 21)) == date(2025, 11, 3)
+    assert half_term_start(cal, date(2025, 11, 14)) == date(2025, 11, 3)
+    assert half_term_start(cal, date(2025, 10, 24)) == date(2025, 9, 1)
+
+
+def _days(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "urn": URN,
+                "upn": u,
+                "mark_date": date.fromisoformat(d),
+                "possible_sessions": p,
+                "attended_sessions": a,
+            }
+            for u, d, p, a in rows
+        ]
+    )
+
+
+def test_full_attendance_and_most_improved() -> None:
+    days = []
+    # P1: every session, P2 missed one; P3: 10 sessions at 60% before 6 Oct, 10 at 90% after.
+    for i in range(5):
+        day = f"2025-10-{i + 1:02d}"
+        days += [("P1", day, 2, 2), ("P2", day, 2, 2 if i else 1)]
+        days += [("P3", f"2025-09-{i + 22:02d}", 2, 2 if i < 3 else 0)]
+        days += [("P3", f"2025-10-{i + 6:02d}", 2, 1 if i == 0 else 2)]
+    frame = _days(days)
+    frame.loc[len(frame)] = ["999999", "PX", date(2025, 10, 1), 2, 2]  # another school
+    full = full_attendance(frame, URN, date(2025, 10, 1), date(2025, 10, 10))
+    assert set(full["upn"]) == {"P1"}  # P2 missed 1 Oct AM, P3 6 Oct PM
+    later = full_attendance(frame, URN, date(2025, 10, 7), date(2025, 10, 10))
+    assert set(later["upn"]) == {"P3"}  # P1 and P2 had no sessions then: nothing to praise
+    events = pd.DataFrame(
+        [
+            {"urn": URN, "upn": "P3", "event_date": date(2025, 10, 6), "event_kind": "entry"},
+            {"urn": URN, "upn": "P3", "event_date": date(2025, 10, 9), "event_kind": "exit"},
+            {"urn": URN, "upn": "P2", "event_date": date(2025, 10, 3), "event_kind": "entry"},
+        ]
+    )
+    improved = most_improved(frame, events, URN)
+    # P3: before 6/10 = 60.0%, since = 9/10 = 90.0%; P2 has under 10 sessions each side.
+    assert improved.to_dict("records") == [
+        {
+            "upn": "P3",
+            "intervention_date": date(2025, 10, 6),
+            "before_pct": 60.0,
+            "since_pct": 90.0,
+            "change": 30.0,
+            "back_to_stage_0": date(2025, 10, 9),
+        }
+    ]
