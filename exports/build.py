@@ -41,7 +41,10 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def export_all(home: Home, run_date: date) -> dict:
+def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = None) -> dict:
+    # held_back: URN -> reason, from the quality gate (attendance.gate). Those academies get no
+    # DfE file and no priority list, and their pupils are left out of the LA files.
+    held_back = held_back or {}
     trust = load_trust(home)
     d = run_date.isoformat()
     status = read_mart(home, "select * from mart_pupil_status order by urn, upn")
@@ -53,6 +56,8 @@ def export_all(home: Home, run_date: date) -> dict:
     counts: dict[str, int] = {"dfe_files": 0, "la_files": 0, "priority_lists": 0}
     try:
         for academy in trust.academies:
+            if academy.urn in held_back:  # the gate held it back
+                continue
             folder, name = dfe_path(academy.laestab, run_date)
             rows = dfe_share(dfe[dfe["urn"] == academy.urn])
             pub.add(folder, name, csv_bytes(rows), len(rows))
@@ -64,9 +69,12 @@ def export_all(home: Home, run_date: date) -> dict:
             pub.add(folder, f"{stem}.csv", csv_bytes(plist), len(plist))
             counts["priority_lists"] += 1
 
-        for la_code in sorted({a.la_code for a in trust.academies}):
+        # LA files: only academies not held back (an LA whose academies are all held back gets
+        # no file for D rather than an empty one that would read as "nobody on roll")
+        delivering = status[~status["urn"].isin(held_back)]
+        for la_code in sorted({a.la_code for a in trust.academies if a.urn not in held_back}):
             folder, name = la_path(la_code, run_date)
-            rows = la_share(status[status["la_code"] == la_code])
+            rows = la_share(delivering[delivering["la_code"] == la_code])
             pub.add(folder, name, csv_bytes(rows), len(rows))
             counts["la_files"] += 1
 
@@ -87,6 +95,7 @@ def export_all(home: Home, run_date: date) -> dict:
         "run_date": d,
         "folders": [str(p) for p in published],
         "summary": summary[SUMMARY_COLUMNS].to_dict(orient="records"),
+        "held_back": dict(held_back),
         **counts,
     }
 
