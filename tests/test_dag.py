@@ -10,8 +10,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -188,6 +193,13 @@ def check_la_rows(root: Path, truth_path: Path, run_date: date) -> dict[str, int
     return per_urn
 
 
+def academy_names(root: Path) -> dict[str, str]:
+    from attendance.config import load_trust
+    from attendance.home import Home
+
+    return {a.urn: a.name for a in load_trust(Home(root)).academies}
+
+
 def laestabs(root: Path) -> dict[str, str]:
     from attendance.config import load_trust
     from attendance.home import Home
@@ -267,6 +279,90 @@ def test_gate_failure_and_missing_delivery_hold_back_only_those_academies(genera
     assert set(check_la_rows(root, truth_path, run_date)) == {fine}
 
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,900",
+    "--virtual-time-budget=20000",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"chromium_profile_{len(list(tmp_path.iterdir()))}"
+    return subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.e2e
+def test_airflow_ui_shows_the_successful_runs(airflow_env, tmp_path):
+    """The team's monitoring page: the API server on a free local port over this module's
+    Airflow database, read by headless chromium. The runs page lists the two runs above, both
+    successful (a late or held-back academy is not a failed run). Screenshot: docs/airflow_ui.png.
+    """
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    port = free_port()
+    env = dict(airflow_env)
+    env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+    env["AIRFLOW__CORE__AUTH_MANAGER"] = (
+        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+    )
+    log = (tmp_path / "api_server.log").open("w")
+    server = subprocess.Popen(
+        [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/v2/version", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, (tmp_path / "api_server.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the API server did not start"
+            time.sleep(1)
+        page = f"{base}/dags/attendance_daily/runs"
+        dom = chromium(tmp_path, "--dump-dom", page).stdout.decode("utf-8", "replace")
+        shot = tmp_path / "airflow_ui.png"
+        chromium(tmp_path, f"--screenshot={shot}", page)
+        runs = sorted(set(re.findall(r"manual__\d{4}-\d\d-\d\dT[\d:.]+\+00:00", dom)))
+        assert runs, dom[-2000:]
+        # the mapped ingestion of one run: one instance per academy, labelled "URN name"
+        mapped = f"{base}/dags/attendance_daily/runs/{runs[-1]}/tasks/ingest_academy/mapped"
+        mapped_dom = chromium(tmp_path, "--dump-dom", mapped).stdout.decode("utf-8", "replace")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    assert "attendance_daily" in dom
+    assert "Success" in dom and "failed" not in dom.lower()
+    for urn, name in academy_names(Path(airflow_env["ATTENDANCE_HOME"])).items():
+        assert f"{urn} {name}" in mapped_dom
+    assert shot.stat().st_size > 20_000
+    shutil.copyfile(shot, REPO_ROOT / "docs" / "airflow_ui.png")
+
+
 @pytest.mark.e2e
 def test_backfill_logical_dates_map_to_the_right_run_dates(airflow_env):
     """`airflow backfill create` over the half term: the runs it would create, and the run date
@@ -292,8 +388,6 @@ def test_backfill_logical_dates_map_to_the_right_run_dates(airflow_env):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    import re
-
     import pendulum
 
     # the dry run prints a table of the logical dates it would create, in UTC
