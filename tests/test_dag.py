@@ -152,17 +152,11 @@ def airflow_env(tmp_path_factory, generated):
     return env
 
 
-def dags_test(env: dict, logical: str, run_date: date) -> subprocess.CompletedProcess:
+def dags_test(env: dict, logical: str, run_date: date | None) -> subprocess.CompletedProcess:
+    """`airflow dags test`; run_date None: as the scheduler would run it (no conf)."""
+    conf = [] if run_date is None else ["--conf", json.dumps({"run_date": run_date.isoformat()})]
     return subprocess.run(
-        [
-            AIRFLOW,
-            "dags",
-            "test",
-            "attendance_daily",
-            logical,
-            "--conf",
-            json.dumps({"run_date": run_date.isoformat()}),
-        ],
+        [AIRFLOW, "dags", "test", "attendance_daily", logical, *conf],
         env=env,
         capture_output=True,
         text=True,
@@ -277,6 +271,18 @@ def test_gate_failure_and_missing_delivery_hold_back_only_those_academies(genera
     assert not (root / "exports" / "schools" / missing / d).exists()
     # LA files hold only the delivering academy's pupils, with the right numbers
     assert set(check_la_rows(root, truth_path, run_date)) == {fine}
+
+
+@pytest.mark.e2e
+def test_a_half_term_morning_is_skipped_not_failed(generated, airflow_env):
+    """The scheduled run of Tuesday 28 October (half term; the Monday before it was too):
+    `due` short-circuits, every other task is skipped, the run is a success."""
+    proc = dags_test(airflow_env, "2025-10-28T05:30:00+00:00", None)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "Condition result is False" in out
+    assert "state=success" in out and "state=failed" not in out
+    assert not (generated[0] / "exports" / "trust" / "2025-10-27").exists()
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
