@@ -110,8 +110,11 @@ class _Checkpoint:
     def __init__(self) -> None:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
         import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
 
         context = gx.get_context(mode="ephemeral")
+        # no progress bars: they would fill the task logs
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = context.data_sources.add_pandas("marts").add_dataframe_asset("mart_pupil_status")
         batch = asset.add_batch_definition_whole_dataframe("academy")
         suite = context.suites.add(_suite(gx))
@@ -137,9 +140,7 @@ class _Checkpoint:
                     {
                         "expectation": cfg.type,
                         "kwargs": json.loads(json.dumps(kwargs, default=str)),
-                        "severity": str(getattr(cfg, "severity", "critical").value)
-                        if hasattr(getattr(cfg, "severity", None), "value")
-                        else str(getattr(cfg, "severity", "critical")),
+                        "severity": _severity(cfg),
                         "success": bool(r.success),
                         # counts only: the unexpected values themselves could be UPNs
                         "unexpected_count": (r.result or {}).get("unexpected_count"),
@@ -148,6 +149,12 @@ class _Checkpoint:
                     }
                 )
         return outcomes
+
+
+def _severity(cfg) -> str:
+    """`critical` (error: hold back) or `warning`/`info` (reported) of an expectation."""
+    severity = getattr(cfg, "severity", "critical")
+    return str(getattr(severity, "value", severity))
 
 
 def _scalar(value):
