@@ -274,15 +274,15 @@ def test_gate_failure_and_missing_delivery_hold_back_only_those_academies(genera
 
 
 @pytest.mark.e2e
-def test_a_half_term_morning_is_skipped_not_failed(generated, airflow_env):
-    """The scheduled run of Tuesday 28 October (half term; the Monday before it was too):
+def test_a_holiday_morning_is_skipped_not_failed(generated, airflow_env):
+    """The scheduled run of Tuesday 23 December (the Christmas holidays began on the Monday):
     `due` short-circuits, every other task is skipped, the run is a success."""
-    proc = dags_test(airflow_env, "2025-10-28T05:30:00+00:00", None)
+    proc = dags_test(airflow_env, "2025-12-23T05:30:00+00:00", None)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "Condition result is False" in out
     assert "state=success" in out and "state=failed" not in out
-    assert not (generated[0] / "exports" / "trust" / "2025-10-27").exists()
+    assert not (generated[0] / "exports" / "trust" / "2025-12-22").exists()
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -357,7 +357,8 @@ def test_airflow_ui_shows_the_successful_runs(airflow_env, tmp_path):
         runs = sorted(set(re.findall(r"manual__\d{4}-\d\d-\d\dT[\d:.]+\+00:00", dom)))
         assert runs, dom[-2000:]
         # the mapped ingestion of one run: one instance per academy, labelled "URN name"
-        mapped = f"{base}/dags/attendance_daily/runs/{runs[-1]}/tasks/ingest_academy/mapped"
+        # the first run created (ids carry the creation time): the clean run of 10 October
+        mapped = f"{base}/dags/attendance_daily/runs/{runs[0]}/tasks/ingest_academy/mapped"
         mapped_dom = chromium(tmp_path, "--dump-dom", mapped).stdout.decode("utf-8", "replace")
     finally:
         server.terminate()
