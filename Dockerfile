@@ -17,7 +17,8 @@ COPY --chown=airflow: config ./config
 
 # Airflow itself comes from the base image; install the rest of the stack beside it and the
 # project without touching Airflow's pinned dependencies.
-RUN pip install --no-cache-dir \
+# Pinning apache-airflow to the image's own version stops pip from up- or downgrading it.
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
         "dbt-core>=1.11,<1.12" "dbt-duckdb>=1.11,<1.12" "astronomer-cosmos>=1.15,<2" \
         "great-expectations>=1.0,<2" "duckdb>=1.2" "pandas>=2.2" "pyarrow>=15" "openpyxl>=3.1" \
     && pip install --no-cache-dir --no-deps -e . \

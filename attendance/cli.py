@@ -85,7 +85,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     _say(f"Backfilling {len(days)} school days from {args.start} to {args.end}")
     for i, d in enumerate(days, start=1):
         _say(f"[{i}/{len(days)}] {d}")
-        run_day(home, d, progress=lambda m: None)
+        # only what an operator must act on: academies the gate held back for that day
+        run_day(home, d, progress=lambda m: _say(m) if m.lstrip().startswith("held back") else None)
     return 0
 
 

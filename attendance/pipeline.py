@@ -2,14 +2,15 @@
 functions, so a run from a terminal and a run from the scheduler cannot drift apart.
 
 Steps: prepare (registry and calendar to the warehouse) -> ingest each academy (parallel-safe)
--> build the marts with dbt (the single DuckDB writer) -> export and publish.
+-> build the marts with dbt (the single DuckDB writer) -> the quality gate (read-only: which
+academies to hold back, and why) -> export and publish the rest.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -55,6 +56,18 @@ def default_run_date(home: Home, today: date) -> date:
     return found
 
 
+def run_due(home: Home, today: date) -> bool:
+    """Whether the scheduled run on `today` has a run date to process: it does when the weekday
+    before `today` was a school day at some academy. So every school day D is processed on the
+    next weekday morning, once: the Friday before a half term on the holiday Monday, and the
+    first morning back (nothing new since the last run) is skipped."""
+    weekday_before = today - timedelta(days=1)
+    while weekday_before.weekday() >= 5:
+        weekday_before -= timedelta(days=1)
+    trust = load_trust(home)
+    return trust_previous_school_day(load_calendars(home, trust), today) == weekday_before
+
+
 def ingest(home: Home, urn: str, run_date: date) -> dict:
     """Ingest one academy's deliveries extracted on or before the run date."""
     return ingest_academy(home, urn, up_to=run_date).as_dict()
@@ -66,10 +79,21 @@ def build(home: Home, run_date: date) -> None:
     run_dbt(home, "build", run_date)
 
 
-def export(home: Home, run_date: date) -> dict:
+def gate(home: Home, run_date: date) -> dict[str, str]:
+    """The quality gate: URN -> why that academy's exports are held back for D (SPEC 8)."""
+    from attendance.gate import academy_verdicts
+
+    return academy_verdicts(home, run_date)
+
+
+def export(home: Home, run_date: date, held_back: dict[str, str] | None = None) -> dict:
+    """Export and publish D's outputs for every academy the gate did not hold back. Without
+    verdicts (the CLI), the gate runs first, so every path goes through it."""
     from exports.build import export_all
 
-    return export_all(home, run_date)
+    if held_back is None:
+        held_back = gate(home, run_date)
+    return export_all(home, run_date, held_back=held_back)
 
 
 def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print) -> dict:
@@ -85,7 +109,10 @@ def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print)
         )
     progress(f"  building the marts for {run_date} (dbt)")
     build(home, run_date)
+    held_back = gate(home, run_date)
+    for urn, reason in sorted(held_back.items()):
+        progress(f"  held back {urn}: {reason}")
     progress("  exporting")
-    result = export(home, run_date)
+    result = export(home, run_date, held_back=held_back)
     result["ingestion"] = reports
     return result

@@ -1,8 +1,14 @@
 """attendance_daily: the trust's daily attendance job (SPEC 8).
 
-resolve the run date -> prepare (registry, calendar) -> ingest each academy (mapped, in
-parallel; parquet only, no DuckDB) -> the dbt marts through cosmos (the single DuckDB writer,
-serialised by a one-slot pool) -> export and publish.
+due (skip a morning with nothing new) -> resolve the run date -> prepare (registry, calendar)
+-> ingest each academy (mapped, in parallel, labelled "URN name"; parquet only, no DuckDB) -> the
+dbt marts through cosmos (the single DuckDB writer, serialised by a one-slot pool) -> the quality
+gate (GX Core; read-only; holds back a late or failing academy and says why) -> export and
+publish the rest (outlets: one Asset per kind of output, for data-aware downstream DAGs).
+
+Failures retry with exponential backoff, then `attendance.alerts.notify_failure` posts to the
+configured webhook. Re-running one academy for one date: clear its mapped `ingest_academy`
+instance with "downstream" ticked (docs/runbook.md).
 
 Nothing heavy is imported at the top level: the scheduler parses this file often.
 """
@@ -14,15 +20,30 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+from attendance.alerts import notify_failure
+from attendance.home import Home
 
 REPO = Path(__file__).resolve().parent.parent
 DBT_PROJECT = REPO / "dbt_project"
 DUCKDB_POOL = "duckdb_writer"
 RUN_DATE = "{{ ti.xcom_pull(task_ids='resolve_run_date') }}"
+
+# The published outputs as Assets (SPEC 7), so a downstream DAG can be scheduled on them.
+_EXPORTS = Home.resolve().exports
+OUTPUTS = [
+    Asset(name=f"attendance_{kind}", uri=(_EXPORTS / folder).as_uri(), group="attendance")
+    for kind, folder in [
+        ("dfe_share", "dfe"),
+        ("la_share", "la"),
+        ("priority_lists", "schools"),
+        ("trust_summary", "trust"),
+    ]
+]
 
 
 def _home():
@@ -43,6 +64,8 @@ def _home():
         "retries": int(os.environ.get("ATTENDANCE_TASK_RETRIES", "2")),
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": notify_failure,
     },
     params={
         "run_date": Param(
@@ -54,6 +77,23 @@ def _home():
     tags=["attendance"],
 )
 def attendance_daily():
+    def _run_day(context):
+        """The calendar day the run stands for, in London: its logical date (a scheduled or
+        backfill run), else when it was due to run (a manual run without a logical date)."""
+        when = context.get("logical_date") or context["dag_run"].run_after
+        return pendulum.instance(when).in_timezone("Europe/London").date()
+
+    @task.short_circuit
+    def due() -> bool:
+        """Skip (not fail) a scheduled morning with no school day to process; a run asked for
+        a run_date always goes ahead."""
+        from attendance.pipeline import run_due
+
+        context = get_current_context()
+        if (context["params"] or {}).get("run_date"):
+            return True
+        return run_due(_home(), _run_day(context))
+
     @task
     def resolve_run_date() -> str:
         """The run date D: the one asked for, else the school day before the run."""
@@ -65,8 +105,7 @@ def attendance_daily():
         asked = (context["params"] or {}).get("run_date")
         if asked:
             return date.fromisoformat(asked).isoformat()
-        today = context["logical_date"].in_timezone("Europe/London").date()
-        return default_run_date(_home(), today).isoformat()
+        return default_run_date(_home(), _run_day(context)).isoformat()
 
     @task
     def prepare() -> list[str]:
@@ -106,18 +145,34 @@ def attendance_daily():
     )
 
     @task
-    def export(run_date: str) -> dict:
+    def quality_gate(run_date: str) -> dict[str, str]:
+        """URN -> why that academy is held back for D (late delivery, or a GX expectation
+        failed at error severity). Reads the marts read-only, so it needs no pool slot."""
+        from datetime import date
+
+        from attendance.pipeline import gate
+
+        held_back = gate(_home(), date.fromisoformat(run_date))
+        for urn, reason in sorted(held_back.items()):
+            print(f"held back {urn}: {reason}")
+        return held_back
+
+    @task(outlets=OUTPUTS)
+    def export(run_date: str, held_back: dict[str, str]) -> dict:
         from datetime import date
 
         from attendance.pipeline import export as export_all
 
-        result = export_all(_home(), date.fromisoformat(run_date))
+        result = export_all(_home(), date.fromisoformat(run_date), held_back=held_back)
         return {k: v for k, v in result.items() if k != "summary"}
 
     run_date = resolve_run_date()
     urns = prepare()
+    due() >> [run_date, urns]
     ingested = ingest_academy.partial(run_date=run_date).expand(urn=urns)
-    ingested >> marts >> export(run_date)
+    verdicts = quality_gate(run_date)
+    ingested >> marts >> verdicts
+    export(run_date, verdicts)
 
 
 attendance_daily()

@@ -1,0 +1,209 @@
+"""The quality gate before exports (SPEC 8): which academies' exports to hold back for run date D,
+and why.
+
+Two checks per academy, each at error severity:
+
+- **arrival**: on a day the academy keeps a register, a register delivery extracted on D must
+  have been loaded (a rejected delivery, or an `api_json` delivery still waiting for pages, is
+  not an arrival). A late academy is held back; the rest of the trust proceeds.
+- **the built marts** (GX Core checkpoint on the academy's rows of `mart_pupil_status`, read
+  through a read-only DuckDB connection): arithmetic that must hold whatever the data, such as
+  attended <= possible and UPNs unique and 13 characters. An expectation that fails at
+  `critical` severity holds the academy back; `warning` ones are only reported.
+
+Every verdict and every expectation's outcome (counts only, never values: they could be UPNs)
+is kept as JSON in `warehouse/gate/<D>/`, for the data-quality report and for the operator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import date
+
+import pandas as pd
+
+from attendance.calendar import SchoolCalendar, load_calendars
+from attendance.config import load_trust
+from attendance.home import Home
+from ingestion import store
+
+log = logging.getLogger(__name__)
+
+# What the gate reads: the academy's pupils as of D, plus one derived column (sessions that are
+# neither attended nor absence) so that "the categories add up" is a plain range expectation.
+STATUS_SQL = """
+select urn, upn, reg_group, possible_sessions, attended_sessions,
+       authorised_absence_sessions, unauthorised_absence_sessions, absence_sessions,
+       possible_sessions - attended_sessions - absence_sessions as sessions_unaccounted,
+       attendance_pct, absence_pct, persistent_absentee, severely_absent
+from mart_pupil_status
+"""
+
+
+def gate_dir(home: Home, run_date: date):
+    return home.warehouse / "gate" / run_date.isoformat()
+
+
+def delivery_problem(home: Home, urn: str, calendar: SchoolCalendar, run_date: date) -> str | None:
+    """Why the academy's register delivery for D has not arrived, or None if it has (or if no
+    register was due on D at this academy)."""
+    if not calendar.is_register_day(run_date):
+        return None
+    d = run_date.isoformat()
+    folder = home.ledger_dir / urn
+    entries = [store.read_json(p) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+    for_d = [e for e in entries if e["kind"] != "pupils" and e["extracted_at"][:10] == d]
+    if any(e["status"] == "loaded" for e in for_d):
+        return None
+    if any(e["status"] == "waiting" for e in for_d):
+        return f"late: the register delivery extracted on {d} is incomplete (pages missing)"
+    if any(e["status"] == "rejected" for e in for_d):
+        return f"the register delivery extracted on {d} was rejected whole (see quarantine)"
+    return f"late: no register delivery extracted on {d} has arrived"
+
+
+def _suite(gx):
+    """The expectations on an academy's rows of mart_pupil_status. `critical` = error severity
+    (holds the academy back); `warning` is reported only."""
+    e = gx.expectations
+    critical, warning = "critical", "warning"
+    suite = gx.ExpectationSuite(name="mart_pupil_status")
+    for expectation in [
+        e.ExpectTableRowCountToBeBetween(min_value=1, severity=critical),
+        e.ExpectColumnValuesToNotBeNull(column="upn", severity=critical),
+        e.ExpectColumnValuesToBeUnique(column="upn", severity=critical),
+        e.ExpectColumnValueLengthsToEqual(column="upn", value=13, severity=critical),
+        e.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="possible_sessions",
+            column_B="attended_sessions",
+            or_equal=True,
+            severity=critical,
+        ),
+        e.ExpectColumnValuesToBeBetween(
+            column="sessions_unaccounted", min_value=0, max_value=0, severity=critical
+        ),
+        e.ExpectColumnValuesToBeBetween(
+            column="attendance_pct", min_value=0, max_value=100, severity=critical
+        ),
+        e.ExpectColumnValuesToBeBetween(
+            column="absence_pct", min_value=0, max_value=100, severity=critical
+        ),
+        # severely absent (absence >= 50%) implies persistent absentee (absence >= 10%)
+        e.ExpectColumnPairValuesToBeInSet(
+            column_A="severely_absent",
+            column_B="persistent_absentee",
+            value_pairs_set=[(False, False), (False, True), (True, True)],
+            severity=critical,
+        ),
+        e.ExpectColumnValuesToNotBeNull(column="reg_group", severity=warning),
+    ]:
+        suite.add_expectation(expectation)
+    return suite
+
+
+class _Checkpoint:
+    """One ephemeral GX context with the suite, a pandas data source and a checkpoint; run once
+    per academy on that academy's dataframe."""
+
+    def __init__(self) -> None:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context = gx.get_context(mode="ephemeral")
+        # no progress bars: they would fill the task logs
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = context.data_sources.add_pandas("marts").add_dataframe_asset("mart_pupil_status")
+        batch = asset.add_batch_definition_whole_dataframe("academy")
+        suite = context.suites.add(_suite(gx))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name="mart_pupil_status", data=batch, suite=suite)
+        )
+        self.checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name="quality_gate",
+                validation_definitions=[definition],
+                result_format={"result_format": "BASIC"},
+            )
+        )
+
+    def run(self, frame: pd.DataFrame) -> list[dict]:
+        result = self.checkpoint.run(batch_parameters={"dataframe": frame})
+        outcomes = []
+        for validation in result.run_results.values():
+            for r in validation.results:
+                cfg = r.expectation_config
+                kwargs = {k: v for k, v in cfg.kwargs.items() if k != "batch_id"}
+                outcomes.append(
+                    {
+                        "expectation": cfg.type,
+                        "kwargs": json.loads(json.dumps(kwargs, default=str)),
+                        "severity": _severity(cfg),
+                        "success": bool(r.success),
+                        # counts only: the unexpected values themselves could be UPNs
+                        "unexpected_count": (r.result or {}).get("unexpected_count"),
+                        "element_count": (r.result or {}).get("element_count"),
+                        "observed_value": _scalar((r.result or {}).get("observed_value")),
+                    }
+                )
+        return outcomes
+
+
+def _severity(cfg) -> str:
+    """`critical` (error: hold back) or `warning`/`info` (reported) of an expectation."""
+    severity = getattr(cfg, "severity", "critical")
+    return str(getattr(severity, "value", severity))
+
+
+def _scalar(value):
+    return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+
+
+def _describe(outcome: dict) -> str:
+    where = outcome["kwargs"].get("column") or ",".join(
+        str(outcome["kwargs"][k]) for k in ("column_A", "column_B") if k in outcome["kwargs"]
+    )
+    count = outcome["unexpected_count"]
+    rows = f" ({count} rows)" if count else ""
+    return f"{outcome['expectation']}{' on ' + where if where else ''}{rows}"
+
+
+def academy_verdicts(home: Home, run_date: date) -> dict[str, str]:
+    """URN -> the reason to hold back that academy's exports for D, for every academy to hold
+    back (an empty dict: everyone delivers). Also writes `warehouse/gate/<D>/gate_<D>.json`."""
+    from exports.warehouse import read_mart
+
+    trust = load_trust(home)
+    calendars = load_calendars(home, trust)
+    status = read_mart(home, STATUS_SQL)
+    checkpoint = _Checkpoint()
+    held: dict[str, str] = {}
+    report: dict = {"run_date": run_date.isoformat(), "academies": {}}
+    for academy in trust.academies:
+        reasons = []
+        late = delivery_problem(home, academy.urn, calendars[academy.urn], run_date)
+        if late:
+            reasons.append(late)
+        rows = status[status["urn"] == academy.urn].reset_index(drop=True)
+        outcomes = checkpoint.run(rows)
+        errors = [o for o in outcomes if not o["success"] and o["severity"] == "critical"]
+        warnings = [o for o in outcomes if not o["success"] and o["severity"] != "critical"]
+        if errors:
+            reasons.append("quality gate failed: " + "; ".join(_describe(o) for o in errors))
+        if reasons:
+            held[academy.urn] = "; ".join(reasons)
+            log.warning("holding back %s for %s: %s", academy.urn, run_date, held[academy.urn])
+        report["academies"][academy.urn] = {
+            "academy_name": academy.name,
+            "held_back": bool(reasons),
+            "reason": held.get(academy.urn),
+            "delivery_arrived": late is None,
+            "warnings": [_describe(o) for o in warnings],
+            "expectations": outcomes,
+        }
+    report["held_back"] = held
+    folder = gate_dir(home, run_date)
+    store.write_json(report, folder / f"gate_{run_date.isoformat()}.json")
+    return held
