@@ -44,8 +44,9 @@ test: setup
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# make bench BENCH_ARGS="--sizes S,M --profile" (see docs/benchmarks.md)
 bench: setup
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf home .airflow dbt_project/target dbt_project/logs
