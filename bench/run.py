@@ -68,8 +68,9 @@ def dbt_model_seconds(home: Path) -> dict[str, float]:
 
 
 class SizeRun:
-    def __init__(self, size: Size, cache: Path, log=print) -> None:
+    def __init__(self, size: Size, cache: Path, reuse: bool = False, log=print) -> None:
         self.size = size
+        self.reuse = reuse  # keep results already measured (a resumed run)
         self.log = log
         self.source = cached_home(size, cache, log)
         self.base = cache / size.name
@@ -120,10 +121,13 @@ class SizeRun:
         ours = platform_measures(mart)
         out = {}
         for peer, home in (("pandas", self.source), ("duckdb", self.full_home)):
-            self.log(f"[{self.size.name}] {peer} peer for {d}")
             target = self.results / f"peer_{peer}.json"
-            args = [peer, "--home", str(home), "--date", d.isoformat(), "--out", str(target)]
-            result = measure_module("bench.peers", args, target)
+            if self.reuse and target.exists():
+                result = json.loads(target.read_text())
+            else:
+                self.log(f"[{self.size.name}] {peer} peer for {d}")
+                args = [peer, "--home", str(home), "--date", d.isoformat(), "--out", str(target)]
+                result = measure_module("bench.peers", args, target)
             result["agreement"] = agreement(ours, Path(result["measures"]))
             out[peer] = result
         return self._save("peers", out)
@@ -201,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", default=",".join(CASES), help="any of " + ",".join(CASES))
     parser.add_argument("--profile", action="store_true", help="cProfile each measured step")
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--reuse", action="store_true", help="keep results already measured")
     parser.add_argument("--report-only", action="store_true", help="print the table, run nothing")
     args = parser.parse_args(argv)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -212,15 +217,20 @@ def main(argv: list[str] | None = None) -> None:
         (args.cache).mkdir(parents=True, exist_ok=True)
         (args.cache / "machine.json").write_text(json.dumps(machine(), indent=2))
         for name in sizes:
-            run = SizeRun(SIZES[name], args.cache)
+            run = SizeRun(SIZES[name], args.cache, args.reuse)
             t0 = time.perf_counter()
-            if "full" in cases:
-                run.full(args.profile)
+            wanted = [("full", 0)] if "full" in cases else []
             if "daily" in cases:
-                run.daily(len(run.days), "daily", args.profile)
+                wanted.append(("daily", len(run.days)))
             if "growth" in cases:
-                for k in GROWTH_DAYS:
-                    run.daily(k, f"day{k}", args.profile)
+                wanted += [(f"day{k}", k) for k in GROWTH_DAYS]
+            for step, k in wanted:
+                if args.reuse and load(name, step, args.cache) is not None:
+                    continue
+                if step == "full":
+                    run.full(args.profile)
+                else:
+                    run.daily(k, step, args.profile)
             if "peers" in cases:
                 run.peers()
             print(f"[{name}] done in {time.perf_counter() - t0:.0f} s")
