@@ -54,8 +54,9 @@ screenshots: setup
 	@ATTENDANCE_HOME="$(SHOTS_HOME)" $(BIN)/attendance run --home "$(SHOTS_HOME)" --date $(SHOTS_DATE)
 	@$(BIN)/attendance render-docs --home "$(SHOTS_HOME)" --date $(SHOTS_DATE) --out docs --urn 140102
 
+# make bench BENCH_ARGS="--sizes S,M --profile" (see docs/benchmarks.md)
 bench: setup
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf home .airflow dbt_project/target dbt_project/logs

@@ -9,8 +9,12 @@ academies to hold back, and why) -> export and publish the rest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 
@@ -96,12 +100,43 @@ def export(home: Home, run_date: date, held_back: dict[str, str] | None = None) 
     return export_all(home, run_date, held_back=held_back)
 
 
+def ingest_workers(academies: int) -> int:
+    """How many academies ingest at once: $ATTENDANCE_INGEST_WORKERS, else one per CPU."""
+    wanted = os.environ.get("ATTENDANCE_INGEST_WORKERS")
+    workers = int(wanted) if wanted else (os.cpu_count() or 1)
+    return max(1, min(workers, academies))
+
+
+def _ingest_one(args: tuple[Path, str, date]) -> dict:
+    root, urn, run_date = args
+    return ingest(Home(root), urn, run_date)
+
+
+def ingest_all(home: Home, urns: list[str], run_date: date) -> Iterator[tuple[str, dict]]:
+    """Ingest every academy, in parallel processes when there is more than one CPU.
+
+    Safe because ingestion writes only parquet and JSON below each academy's own URN and opens
+    no DuckDB connection (ingestion/ingest.py). Reports come back in registry order.
+    """
+    workers = ingest_workers(len(urns))
+    if workers == 1:
+        for urn in urns:
+            yield urn, ingest(home, urn, run_date)
+        return
+    jobs = [(home.root, urn, run_date) for urn in urns]
+    # forkserver, not fork: the caller may hold dbt's threads and DuckDB handles (backfill runs
+    # dbt in this process), which a plain fork would copy mid-flight.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["ingestion.ingest"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield from zip(urns, pool.map(_ingest_one, jobs), strict=True)
+
+
 def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print) -> dict:
     """The whole daily job for one run date."""
     urns = prepare(home)
     reports = []
-    for i, urn in enumerate(urns, start=1):
-        report = ingest(home, urn, run_date)
+    for i, (urn, report) in enumerate(ingest_all(home, urns, run_date), start=1):
         reports.append(report)
         progress(
             f"  ingested {i}/{len(urns)} {urn}: {report['deliveries_loaded']} new deliveries, "

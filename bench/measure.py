@@ -1,0 +1,84 @@
+"""Run one measured step (bench/worker.py) in a child process and watch its memory.
+
+Peak memory is the largest sum of resident set sizes over the worker and all its descendants
+(the ingestion process pool included), sampled every 50 ms with psutil; the kernel's own
+high-water marks (ru_maxrss of the worker and of its largest child) are reported beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import psutil
+
+from attendance.home import REPO_ROOT
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        members = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for p in members:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def measure_step(
+    step: str,
+    home: Path,
+    run_date: date,
+    out: Path,
+    profile: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> dict:
+    """Run `python -m bench.worker <step>` and return its timings plus peak memory (MB)."""
+    args = [step, "--home", str(home), "--date", run_date.isoformat(), "--out", str(out)]
+    if profile is not None:
+        args += ["--profile", str(profile)]
+    return measure_module("bench.worker", args, out, env)
+
+
+def measure_module(
+    module: str, args: list[str], out: Path, env: dict[str, str] | None = None
+) -> dict:
+    """Run `python -m <module> <args>`, which writes a JSON object to `out`; add the wall time
+    and the peak memory of its process tree."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", module, *args]
+    log_path = out.with_suffix(".log")
+    started = time.perf_counter()
+    with log_path.open("w") as log:
+        child = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        peak = 0
+        stop = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            proc = psutil.Process(child.pid)
+            while not stop.is_set():
+                peak = max(peak, _tree_rss(proc))
+                stop.wait(0.05)
+
+        watcher = threading.Thread(target=sample, daemon=True)
+        watcher.start()
+        code = child.wait()
+        stop.set()
+        watcher.join()
+    wall = time.perf_counter() - started
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({code}); see {log_path}")
+    result = json.loads(out.read_text())
+    result["wall_seconds"] = wall  # includes interpreter start-up and imports
+    result["peak_tree_rss_mb"] = peak / 2**20
+    out.write_text(json.dumps(result, indent=2))
+    return result

@@ -1,0 +1,244 @@
+"""`python -m bench.run [--sizes S,M] [--cases full,daily,growth,peers] [--profile]`
+(`make bench` calls it; `make bench BENCH_ARGS="--sizes S,M"` passes options).
+
+For each size it generates the trust once (cached in bench/.cache/<size>/source), then measures,
+each step in a fresh child process (bench/worker.py, memory sampled over its process tree):
+
+- full:   `run_day` for the last school day on a fresh warehouse (landing files to exports);
+- daily:  `run_day` for the last school day on top of a warehouse holding every delivery
+          extracted up to the day before (one new day of deliveries, full dbt build, exports);
+- growth: the same daily run for school day 20 and school day 180;
+- peers:  the pandas peer on the landing files and the bare DuckDB pass over the canonical
+          parquet, for the last school day, with their agreement with mart_pupil_status.
+
+The daily and growth cases reuse the full run's ingestion outputs (bench/state.py), so `full`
+runs first. Results go to bench/.cache/<size>/results/ and a markdown table is printed and
+written to bench/.cache/report.md; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import pstats
+import shutil
+import time
+from datetime import date
+from pathlib import Path
+
+from attendance.home import REPO_ROOT, Home
+from bench.agree import agreement, platform_measures
+from bench.datasets import CACHE, SIZES, Size, cached_home, fresh_home, generation_summary
+from bench.days import school_days
+from bench.measure import measure_module, measure_step
+from bench.state import ingested_up_to
+
+CASES = ("full", "daily", "growth", "peers")
+GROWTH_DAYS = (20, 180)
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as fh:
+        mem_kb = int(fh.readline().split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": round(mem_kb / 2**20, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def dbt_model_seconds(home: Path) -> dict[str, float]:
+    """Per-node execution time of the last dbt build in `home` (dbt's run_results.json)."""
+    path = home / "warehouse" / "dbt_target" / "run_results.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text())["results"]
+    timed = {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in results}
+    return dict(sorted(timed.items(), key=lambda kv: -kv[1]))
+
+
+class SizeRun:
+    def __init__(self, size: Size, cache: Path, reuse: bool = False, log=print) -> None:
+        self.size = size
+        self.reuse = reuse  # keep results already measured (a resumed run)
+        self.log = log
+        self.source = cached_home(size, cache, log)
+        self.base = cache / size.name
+        self.results = self.base / "results"
+        self.results.mkdir(parents=True, exist_ok=True)
+        self.days = school_days(Home.resolve(self.source), size.start, size.end)
+        self.full_home = self.base / "runs" / "full"
+
+    def day(self, k: int) -> date:
+        """The k-th school day of the year (1-based); day N is the last."""
+        return self.days[k - 1]
+
+    def _save(self, name: str, result: dict) -> dict:
+        (self.results / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
+        return result
+
+    def full(self, profile: bool) -> dict:
+        d = self.days[-1]
+        self.log(f"[{self.size.name}] full rebuild for {d} (school day {len(self.days)})")
+        home = fresh_home(self.source, self.full_home)
+        prof = self.results / "full.prof" if profile else None
+        result = measure_step("run", home, d, self.results / "full_step.json", prof)
+        result["dbt_models"] = dbt_model_seconds(home)
+        result["run_date"] = d
+        return self._save("full", result)
+
+    def daily(self, k: int, name: str, profile: bool) -> dict:
+        k = max(2, min(k, len(self.days)))
+        d = self.day(k)
+        before = self.day(k - 1)
+        self.log(f"[{self.size.name}] daily run for {d} (school day {k}) on top of {before}")
+        if not (self.full_home / "warehouse" / "ledger").exists():
+            raise RuntimeError("the daily cases reuse the full run's ingestion: run `full` first")
+        home = fresh_home(self.source, self.base / "runs" / name)
+        linked = ingested_up_to(self.full_home, home, before)
+        prof = self.results / f"{name}.prof" if profile else None
+        result = measure_step("run", home, d, self.results / f"{name}_step.json", prof)
+        result["dbt_models"] = dbt_model_seconds(home)
+        result.update(run_date=d, school_day=k, files_already_ingested=linked)
+        shutil.rmtree(home)
+        return self._save(name, result)
+
+    def peers(self) -> dict:
+        d = self.days[-1]
+        mart = self.full_home / "warehouse" / "attendance.duckdb"
+        if not mart.exists():
+            raise RuntimeError("the peers are compared with the full run: run `full` first")
+        ours = platform_measures(mart)
+        out = {}
+        for peer, home in (("pandas", self.source), ("duckdb", self.full_home)):
+            target = self.results / f"peer_{peer}.json"
+            if self.reuse and target.exists():
+                result = json.loads(target.read_text())
+            else:
+                self.log(f"[{self.size.name}] {peer} peer for {d}")
+                args = [peer, "--home", str(home), "--date", d.isoformat(), "--out", str(target)]
+                result = measure_module("bench.peers", args, target)
+            result["agreement"] = agreement(ours, Path(result["measures"]))
+            out[peer] = result
+        return self._save("peers", out)
+
+
+def load(size: str, name: str, cache: Path = CACHE) -> dict | None:
+    path = cache / size / "results" / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _fmt(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}"
+
+
+def report(sizes: list[str], cache: Path = CACHE) -> str:
+    """The markdown table of docs/benchmarks.md from whatever results exist."""
+    head = (
+        "| size | marks in landing | full rebuild s (ingest / dbt / export) | peak memory GB "
+        "| daily run s (ingest / dbt / export) | day 20 s | day 180 s | day 180 / day 20 "
+        "| pandas peer s | pandas / ours (full) | DuckDB peer s | our dbt / DuckDB |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+    )
+    rows = []
+    for name in sizes:
+        full, daily = load(name, "full", cache), load(name, "daily", cache)
+        d20, d180 = load(name, "day20", cache), load(name, "day180", cache)
+        peers = load(name, "peers", cache) or {}
+        try:
+            marks = f"{generation_summary(SIZES[name], cache)['summary']['marks']:,}"
+        except FileNotFoundError:
+            marks = "-"
+
+        def split(r: dict | None) -> str:
+            if r is None:
+                return "-"
+            p = r["phases"]
+            parts = "/".join(_fmt(p.get(k)) for k in ("ingest", "build", "export"))
+            return f"{_fmt(r['seconds'])} ({parts})"
+
+        peak = max((r["peak_tree_rss_mb"] for r in (full, daily, d20, d180) if r), default=None)
+        pandas_s = peers.get("pandas", {}).get("seconds")
+        duck_s = peers.get("duckdb", {}).get("seconds")
+        growth = d180["seconds"] / d20["seconds"] if d20 and d180 else None
+        vs_pandas = pandas_s / full["seconds"] if full and pandas_s else None
+        vs_duck = full["phases"]["build"] / duck_s if full and duck_s else None
+        rows.append(
+            f"| {name} | {marks} | {split(full)} | "
+            f"{'-' if peak is None else f'{peak / 1024:.2f}'} | {split(daily)} | "
+            f"{_fmt(d20 and d20['seconds'])} | {_fmt(d180 and d180['seconds'])} | "
+            f"{'-' if growth is None else f'{growth:.2f}'} | {_fmt(pandas_s)} | "
+            f"{'-' if vs_pandas is None else f'{vs_pandas:.2f}x'} | {_fmt(duck_s)} | "
+            f"{'-' if vs_duck is None else f'{vs_duck:.1f}x'} |"
+        )
+    return head + "\n".join(rows) + "\n"
+
+
+def hotspots(prof: Path, limit: int = 15) -> list[tuple[str, float, float]]:
+    """The project's own functions (not libraries) by cumulative time in a cProfile dump."""
+    stats = pstats.Stats(str(prof))
+    root = str(REPO_ROOT)
+    rows = []
+    for (filename, line, func), (_cc, _nc, tt, ct, _callers) in stats.stats.items():
+        if not filename.startswith(root + "/"):
+            continue
+        rel = Path(filename).relative_to(root)
+        if rel.parts[0] not in {".venv", "bench"}:
+            rows.append((f"{rel}:{line} {func}", tt, ct))
+    rows.sort(key=lambda r: -r[2])
+    return rows[:limit]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="S,M", help="comma-separated: micro, S, M, L")
+    parser.add_argument("--cases", default=",".join(CASES), help="any of " + ",".join(CASES))
+    parser.add_argument("--profile", action="store_true", help="cProfile each measured step")
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--reuse", action="store_true", help="keep results already measured")
+    parser.add_argument("--report-only", action="store_true", help="print the table, run nothing")
+    args = parser.parse_args(argv)
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [s for s in sizes if s not in SIZES] + [c for c in cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown size or case: {', '.join(unknown)}")
+    if not args.report_only:
+        (args.cache).mkdir(parents=True, exist_ok=True)
+        (args.cache / "machine.json").write_text(json.dumps(machine(), indent=2))
+        for name in sizes:
+            run = SizeRun(SIZES[name], args.cache, args.reuse)
+            t0 = time.perf_counter()
+            wanted = [("full", 0)] if "full" in cases else []
+            if "daily" in cases:
+                wanted.append(("daily", len(run.days)))
+            if "growth" in cases:
+                wanted += [(f"day{k}", k) for k in GROWTH_DAYS]
+            for step, k in wanted:
+                if args.reuse and load(name, step, args.cache) is not None:
+                    continue
+                if step == "full":
+                    run.full(args.profile)
+                else:
+                    run.daily(k, step, args.profile)
+            if "peers" in cases:
+                run.peers()
+            print(f"[{name}] done in {time.perf_counter() - t0:.0f} s")
+    table = report(sizes, args.cache)
+    (args.cache / "report.md").write_text(table)
+    print(json.dumps(machine(), indent=None))
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The benchmark harness runs end to end on a micro trust (two academies, three weeks).
+
+Nothing here looks at a timing (speed is reported by bench/, never asserted). What is checked:
+the harness produces its results and table, the warehouse state it rebuilds for the daily case
+holds exactly the deliveries extracted by the cut-off, and both peers compute, for every pupil
+with a possible session, the same six measures as the platform's mart_pupil_status, which makes
+the peers a like-for-like comparison.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from bench import run
+from bench.datasets import SIZES, fresh_home
+from bench.state import ingested_up_to
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    run.main(["--sizes", "micro", "--cases", "full,peers", "--cache", str(root)])
+    return root
+
+
+def test_full_run_reports_phases_and_memory(cache):
+    full = json.loads((cache / "micro" / "results" / "full.json").read_text())
+    assert set(full["phases"]) == {"ingest", "build", "export"}
+    assert full["peak_tree_rss_mb"] > 0
+    assert "mart_pupil_status" in full["dbt_models"]
+    assert full["run_date"] == "2025-09-19"  # the last school day of the micro range
+
+
+def test_peers_agree_with_the_marts_for_every_pupil(cache):
+    peers = json.loads((cache / "micro" / "results" / "peers.json").read_text())
+    for peer in ("pandas", "duckdb"):
+        agreement = peers[peer]["agreement"]
+        assert agreement["pupils"] > 50
+        assert agreement["identical"] == agreement["pupils"], peer
+
+
+def test_report_table_has_the_size_row(cache):
+    table = (cache / "report.md").read_text()
+    assert table.splitlines()[2].startswith("| micro | ")
+
+
+def test_state_holds_exactly_the_deliveries_extracted_by_the_cutoff(cache, tmp_path):
+    full = cache / "micro" / "runs" / "full"
+    home = fresh_home(cache / "micro" / "source", tmp_path / "home")
+    ingested_up_to(full, home, date(2025, 9, 10))
+    ledger = sorted(p.name for p in (home / "warehouse" / "ledger").glob("*/*.json"))
+    stamps = {name.split("_")[1][:8] for name in ledger}
+    assert stamps and max(stamps) == "20250910"
+    every = sorted(p.name for p in (full / "warehouse" / "ledger").glob("*/*.json"))
+    expected = [n for n in every if n.split("_")[1][:8] <= "20250910"]
+    assert ledger == expected
+    assert SIZES["micro"].academies == len(list((home / "warehouse" / "marks").iterdir()))
