@@ -114,6 +114,24 @@ def _facts(school: pd.DataFrame, plist: pd.DataFrame, summary_row: dict) -> list
     ]
 
 
+class MartsBuiltForAnotherDate(RuntimeError):
+    """The marts in the warehouse hold another run date's figures (another run rebuilt them,
+    e.g. overlapping backfill runs): publishing them under this date would be wrong."""
+
+
+def check_built_for(run_date: date, *marts: pd.DataFrame) -> None:
+    for mart in marts:
+        if mart.empty or "as_of_date" not in mart:
+            continue
+        built = {pd.Timestamp(v).date() for v in mart["as_of_date"].unique()}
+        if built != {run_date}:
+            found = ", ".join(sorted(str(b) for b in built))
+            raise MartsBuiltForAnotherDate(
+                f"the marts hold figures as of {found}, not {run_date}: another run rebuilt the "
+                "warehouse in between; re-run this date (backfills: --max-active-runs 1)"
+            )
+
+
 def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = None) -> dict:
     held_back = dict(held_back or {})
     trust = load_trust(home)
@@ -129,6 +147,7 @@ def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = No
         },
     )
     status, dfe, summary = data["status"], data["dfe"], data["summary"]
+    check_built_for(run_date, status, dfe)
     weekly = weekly_attendance(data["weekly"])
     quality = quality_rows(home, trust, run_date, calendars, held_back)
     for urn, reason in sorted(held_back.items()):

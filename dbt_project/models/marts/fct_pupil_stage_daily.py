@@ -67,4 +67,17 @@ def model(dbt, session):
     out = pd.concat(frames, ignore_index=True)
     out["calendar_date"] = pd.to_datetime(out["calendar_date"]).dt.date
     out["stage_since"] = pd.to_datetime(out["stage_since"]).dt.date
-    return out
+    return _plain_strings(out)
+
+
+def _plain_strings(frame):
+    """The engine returns text as pandas categoricals (cheap for 7.6M rows), which DuckDB would
+    store as ENUM types: keys like urn must stay VARCHAR so joins and dbt unit-test fixtures
+    with other values work. Arrow casts dictionaries to strings in C++, fast."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = [
+        pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f for f in table.schema
+    ]
+    return table.cast(pa.schema(fields))

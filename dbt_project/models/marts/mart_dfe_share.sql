@@ -56,7 +56,8 @@ select
     cur.mark_date as attendance_date,
     cur.session,
     cur.code as attendance_code,
-    case when cur.mark_date = {{ run_date() }} then 'N' else 'Y' end as amended
+    case when cur.mark_date = {{ run_date() }} then 'N' else 'Y' end as amended,
+    {{ run_date() }} as as_of_date
 from current_marks as cur
 inner join {{ ref('stg_academies') }} as a on a.urn = cur.urn
 left join previous_share as prev

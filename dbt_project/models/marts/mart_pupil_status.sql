@@ -193,6 +193,8 @@ left join {{ ref('attendance_bands') }} as band
 
 select
     *,
+    -- the run date these figures are for: exports refuse to publish marts built for another D
+    {{ run_date() }} as as_of_date,
     not persistent_absentee and (
         {{ at_or_above_pct('absence_sessions', 'possible_sessions', var('at_risk_absence_pct')) }}
         or sessions_to_spare < {{ var('at_risk_sessions_to_spare') }}
