@@ -88,6 +88,7 @@ def _finish(home: Home, pending: list[_Pending], report: AcademyIngestReport) ->
     results = run_gates([p.gate for p in pending])
     for item, result in zip(pending, results, strict=True):
         store.write_json(result, _gate_path(home, item.delivery))
+    for item, result in zip(pending, results, strict=True):
         if not result["passed"]:
             report.gate_failures += 1
         gate = {"passed": result["passed"], **result["summary"]}
