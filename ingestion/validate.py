@@ -75,10 +75,12 @@ def _expected_from_arrival(frame: pd.DataFrame, registers: dict[str, str]) -> pd
     close = frame["session"].map(
         {"AM": minutes("am_close", "09:15"), "PM": minutes("pm_close", "13:30")}
     )
+    expected = pd.Series(None, index=frame.index, dtype=object)
+    if frame["arrival_time"].isna().all():
+        return expected  # no arrival times: nothing to compare (the usual delivery)
     arrival = map_unique(
         frame["arrival_time"], lambda v: clock_minutes(v) if isinstance(v, str) else None
     ).astype("float64")
-    expected = pd.Series(None, index=frame.index, dtype=object)
     expected[arrival < late] = "present"
     expected[(arrival >= late) & (arrival < close)] = "L"
     expected[arrival >= close] = "U"
@@ -140,10 +142,11 @@ def check_marks(
     key = ["upn", "mark_date", "session"]
     candidates = error.isna() & ~missing
     sub = frame.loc[candidates, [*key, "code"]]
-    distinct = sub.groupby(key, dropna=False)["code"].transform("nunique")
-    conflict_idx = sub.index[distinct > 1]
+    sub = sub[sub.duplicated(key, keep=False)]  # only a repeated key can conflict
     conflict = pd.Series(False, index=frame.index)
-    conflict[conflict_idx] = True
+    if len(sub):
+        distinct = sub.groupby(key, dropna=False)["code"].transform("nunique")
+        conflict[sub.index[distinct > 1]] = True
     error = first_error(
         error, conflict, "the same pupil, date and session appears with different codes"
     )

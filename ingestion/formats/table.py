@@ -12,6 +12,7 @@ import io
 import re
 from collections.abc import Callable
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -145,17 +146,19 @@ def map_unique(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     return pd.Series(results[positions], index=values.index)
 
 
+@lru_cache(maxsize=1 << 16)
+def _parse_date(text: str, fmt: str) -> date | None:
+    """Cached: every roll snapshot repeats the same dates of birth and entry."""
+    try:
+        return datetime.strptime(text, fmt).date()
+    except ValueError:
+        return None
+
+
 def parse_dates(values: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
     """Dates and a mask of values that did not parse. Parsed by unique value: exports repeat
     the same few dates thousands of times."""
-
-    def parse(v: Any) -> date | None:
-        try:
-            return datetime.strptime(str(v).strip(), fmt).date()
-        except ValueError:
-            return None
-
-    parsed = map_unique(values, parse)
+    parsed = map_unique(values, lambda v: _parse_date(str(v).strip(), fmt))
     return parsed, parsed.isna()
 
 
@@ -196,10 +199,10 @@ def canonical(
 ) -> pd.DataFrame:
     out = pd.DataFrame(
         {
-            "upn": upn.str.strip().str.upper(),
+            "upn": map_unique(upn, lambda v: v.strip().upper()),
             "mark_date": mark_date,
             "session": session,
-            "code": code.str.strip(),
+            "code": map_unique(code, str.strip),
             "minutes_late": minutes_late.astype("Int64"),
             "arrival_time": arrival_time,
             "source_file": source_file,
@@ -223,9 +226,7 @@ def late_fields_from_minutes(
     bad = (text != "") & (numeric.isna() | (numeric < 0) | (numeric % 1 != 0))
     minutes = numeric.where(~bad)
     arrival_total = start + minutes
-    arrival = arrival_total.map(
-        lambda m: None if pd.isna(m) else f"{int(m) // 60:02d}:{int(m) % 60:02d}"
-    )
+    arrival = map_unique(arrival_total, lambda m: f"{int(m) // 60:02d}:{int(m) % 60:02d}")
     return minutes, arrival, bad
 
 
@@ -234,9 +235,8 @@ def late_fields_from_arrival(
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(minutes late, arrival HH:MM, bad mask) from an 'Arrival Time' column."""
     text = arrival_text.fillna("").str.strip()
-    clock = text.map(lambda v: clock_minutes(v) if v else None)
+    clock = map_unique(text, lambda v: clock_minutes(v) if v else None)
     bad = (text != "") & clock.isna()
     minutes = (clock.astype("float64") - start).clip(lower=0)
-    arrival = text.where((text != "") & ~bad)
-    arrival = arrival.map(lambda v: None if pd.isna(v) else v[:5])
+    arrival = map_unique(text.where((text != "") & ~bad), lambda v: v[:5])
     return minutes, arrival, bad
