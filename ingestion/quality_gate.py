@@ -12,8 +12,10 @@ a run after a crash writes the same bytes; `summary` goes into the ledger. A fai
 of error severity fails the gate for that delivery, which the exports step may use to hold an
 academy's exports back.
 
-GX is imported inside the functions (it takes seconds to import) with telemetry off. Measured
-on this machine: about 0.1-0.2 s per delivery of 20,000 records once GX is imported.
+GX is imported inside the functions (it takes seconds to import) with telemetry off. A GX
+validation costs a few tenths of a second whatever its size, so ingestion gates its deliveries
+in batches (`run_gates`: one validation per academy, kind and batch, results still per
+delivery and equal to `run_gate`'s).
 """
 
 from __future__ import annotations
