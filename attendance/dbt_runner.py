@@ -62,7 +62,6 @@ def target_path(home: Home) -> Path:
     return home.warehouse / "dbt_target"
 
 
-
 def _release_duckdb() -> None:
     from exports.warehouse import release_dbt_handle
 

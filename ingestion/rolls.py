@@ -8,7 +8,7 @@ import pandas as pd
 
 from attendance.upn import upn_problem
 from ingestion.files import Delivery
-from ingestion.formats.table import first_error, parse_dates, read_table
+from ingestion.formats.table import first_error, map_unique, parse_dates, read_table
 
 COLUMNS = [
     "UPN",
@@ -50,7 +50,7 @@ def parse_roll(delivery: Delivery) -> tuple[pd.DataFrame, pd.DataFrame]:
         table[col] = table[col].str.strip()
     error = pd.Series(None, index=table.index, dtype=object)
     error = first_error(error, table["_short"], "the row has fewer fields than the header")
-    error = error.where(error.notna(), table["UPN"].str.upper().map(upn_problem))
+    error = error.where(error.notna(), map_unique(table["UPN"].str.upper(), upn_problem))
     dob, bad_dob = parse_dates(table["Date of Birth"], "%Y-%m-%d")
     entry, bad_entry = parse_dates(table["Entry Date"], "%Y-%m-%d")
     leaving, bad_leaving = parse_dates(table["Leaving Date"], "%Y-%m-%d")
@@ -67,7 +67,7 @@ def parse_roll(delivery: Delivery) -> tuple[pd.DataFrame, pd.DataFrame]:
     error = first_error(error, ~table["EAL"].isin(["Y", "N"]), "EAL must be Y or N")
     error = first_error(
         error,
-        ~table["Home LA"].map(lambda v: bool(re.fullmatch(r"\d{3}", v))),
+        ~map_unique(table["Home LA"], lambda v: bool(re.fullmatch(r"\d{3}", v))).astype(bool),
         "Home LA must be 3 digits",
     )
     duplicate = table["UPN"].str.upper().duplicated(keep=False) & error.isna()

@@ -10,16 +10,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 from attendance.calendar import SchoolCalendar
 from attendance.codes import code_sets, valid_code_mask
 from attendance.config import Academy
 from attendance.upn import upn_problem
-from ingestion.formats.table import clock_minutes, first_error
+from ingestion.formats.table import clock_minutes, first_error, map_unique
 
 MISSING_CODES = {"", "-"}  # the register was due and no mark was entered
 PRESENT_CODES = {"/", "\\"}
+
+
+class _DateChecks:
+    """The calendar checks of SPEC 4 for each distinct date of a delivery, mapped back to rows.
+
+    Exports repeat one to five dates thousands of times, so the checks run once per distinct
+    date (a Python call each) and the per-record masks are array lookups."""
+
+    def __init__(self, dates: pd.Series, calendar: SchoolCalendar, extract_day: date) -> None:
+        self.extract_day = extract_day
+        self.codes, uniques = pd.factorize(dates, use_na_sentinel=True)
+        days = [d if isinstance(d, date) else None for d in uniques]
+        register_days = set(calendar.register_days)
+        closures = calendar.closures
+
+        def column(test) -> np.ndarray:
+            return np.array([d is not None and bool(test(d)) for d in days] + [False])
+
+        self.weekend = column(lambda d: d.weekday() >= 5)
+        self.in_term = column(calendar.in_term)
+        self.on_register = column(lambda d: d in register_days)
+        self.after_extract = column(lambda d: d > extract_day)
+        self.on_closure = column(lambda d: d in closures)
+        self.has_date = np.array([d is not None for d in days] + [False])
+
+    def mask(self, per_date: np.ndarray) -> np.ndarray:
+        """A per-record mask from a per-date one; records without a date are never flagged."""
+        return (per_date & self.has_date)[self.codes]
 
 
 @dataclass
@@ -30,8 +59,7 @@ class Checked:
 
 
 def _upn_reasons(upns: pd.Series) -> pd.Series:
-    reasons = {u: upn_problem(u) for u in pd.unique(upns)}
-    return upns.map(reasons)
+    return map_unique(upns, upn_problem)
 
 
 def _expected_from_arrival(frame: pd.DataFrame, registers: dict[str, str]) -> pd.Series:
@@ -47,9 +75,12 @@ def _expected_from_arrival(frame: pd.DataFrame, registers: dict[str, str]) -> pd
     close = frame["session"].map(
         {"AM": minutes("am_close", "09:15"), "PM": minutes("pm_close", "13:30")}
     )
-    arrival = frame["arrival_time"].map(lambda v: clock_minutes(v) if isinstance(v, str) else None)
-    arrival = arrival.astype("float64")
     expected = pd.Series(None, index=frame.index, dtype=object)
+    if frame["arrival_time"].isna().all():
+        return expected  # no arrival times: nothing to compare (the usual delivery)
+    arrival = map_unique(
+        frame["arrival_time"], lambda v: clock_minutes(v) if isinstance(v, str) else None
+    ).astype("float64")
     expected[arrival < late] = "present"
     expected[(arrival >= late) & (arrival < close)] = "L"
     expected[arrival >= close] = "U"
@@ -87,34 +118,35 @@ def check_marks(
     missing = frame["code"].isin(MISSING_CODES) & error.isna()
     error = error.where(error.notna(), _upn_reasons(frame["upn"]))
 
-    register_days = set(calendar.register_days)
-    on_register = dates.map(lambda d: d in register_days if d is not None else False)
-    weekend = dates.map(lambda d: d is not None and d.weekday() >= 5)
-    in_term = dates.map(lambda d: d is not None and calendar.in_term(d))
-    error = first_error(error, has_date & weekend, "the date is a weekend")
-    error = first_error(error, has_date & ~in_term, "the date is outside the academy's terms")
+    # A delivery covers a handful of dates: decide every date check once per distinct date.
+    day = _DateChecks(dates, calendar, extracted_at.date())
+    error = first_error(error, day.mask(day.weekend), "the date is a weekend")
+    error = first_error(error, day.mask(~day.in_term), "the date is outside the academy's terms")
     error = first_error(
-        error, has_date & ~on_register, "the date is a holiday in the academy's calendar"
+        error, day.mask(~day.on_register), "the date is a holiday in the academy's calendar"
     )
-    extract_day: date = extracted_at.date()
     error = first_error(
         error,
-        has_date & dates.map(lambda d: d is not None and d > extract_day),
-        f"the date is after the delivery was extracted ({extract_day.isoformat()})",
+        day.mask(day.after_extract),
+        f"the date is after the delivery was extracted ({day.extract_day.isoformat()})",
     )
     known = valid_code_mask(frame["code"], dates.where(has_date, date(1900, 1, 1)))
     unknown = ~known & ~missing
-    code_reason = frame["code"].map(_unknown_code_reason)
-    error = error.where(error.notna() | ~unknown, code_reason)
+    todo = unknown & error.isna()
+    if todo.any():  # the message is built per distinct failing code, not per record
+        code_reason = frame.loc[todo, "code"]
+        reasons = {c: _unknown_code_reason(c) for c in pd.unique(code_reason)}
+        error = error.where(~todo, code_reason.map(reasons))
 
     # The same key twice with different codes: neither can be believed.
     key = ["upn", "mark_date", "session"]
     candidates = error.isna() & ~missing
     sub = frame.loc[candidates, [*key, "code"]]
-    distinct = sub.groupby(key, dropna=False)["code"].transform("nunique")
-    conflict_idx = sub.index[distinct > 1]
+    sub = sub[sub.duplicated(key, keep=False)]  # only a repeated key can conflict
     conflict = pd.Series(False, index=frame.index)
-    conflict[conflict_idx] = True
+    if len(sub):
+        distinct = sub.groupby(key, dropna=False)["code"].transform("nunique")
+        conflict[sub.index[distinct > 1]] = True
     error = first_error(
         error, conflict, "the same pupil, date and session appears with different codes"
     )
@@ -132,11 +164,9 @@ def check_marks(
 
     loaded_mask = (status == "loaded") & ~duplicate
     warn = pd.Series(None, index=frame.index, dtype=object)
-    closures = calendar.closures
-    on_closure = dates.map(lambda d: d in closures if d is not None else False)
     warn = first_error(
         warn,
-        loaded_mask & on_closure & (frame["code"] != "#"),
+        loaded_mask & day.mask(day.on_closure) & (frame["code"] != "#"),
         "a planned closure day (only '#' is expected) has another mark",
     )
     if roll is not None and not roll.empty:
@@ -155,16 +185,18 @@ def check_marks(
             | ((code == "U") & (expected != "U"))
         )
     )
-    arrival_reason = (
-        "mark "
-        + code.astype(str)
-        + " contradicts arrival at "
-        + frame["arrival_time"].astype(str)
-        + " (the register times give "
-        + expected.astype(str)
-        + ")"
-    )
-    warn = warn.where(warn.notna() | ~contradiction, arrival_reason)
+    if contradiction.any():  # messages only for the records that have one
+        at = contradiction[contradiction].index
+        arrival_reason = (
+            "mark "
+            + code[at].astype(str)
+            + " contradicts arrival at "
+            + frame.loc[at, "arrival_time"].astype(str)
+            + " (the register times give "
+            + expected[at].astype(str)
+            + ")"
+        )
+        warn = warn.where(warn.notna() | ~contradiction, arrival_reason)
     reason = reason.where(reason.notna(), warn)
 
     issues = frame.loc[
@@ -179,7 +211,32 @@ def check_marks(
     return Checked(loaded=loaded, issues=issues, status=final)
 
 
+def _ordinals(values: pd.Series) -> np.ndarray:
+    """Dates (date objects, None or NaT) as day numbers in float64, NaN where missing; compared
+    as numbers instead of one Python comparison per record."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    numbers = np.array(
+        [float(d.toordinal()) if isinstance(d, date) else np.nan for d in uniques] + [np.nan]
+    )
+    return numbers[codes]  # the sentinel -1 picks the trailing NaN
+
+
 def _on_roll(frame: pd.DataFrame, roll: pd.DataFrame) -> pd.Series:
+    """On the roll on the mark's date: entered by then and not left before it."""
+    upns = pd.Index(roll["upn"])
+    if not upns.is_unique:  # a valid roll never repeats a UPN; keep the general join for safety
+        return _on_roll_join(frame, roll)
+    where = upns.get_indexer(frame["upn"])
+    found = where >= 0
+    entry = np.append(_ordinals(roll["entry_date"]), np.nan)[where]
+    leave = np.append(_ordinals(roll["leaving_date"]), np.nan)[where]
+    day = _ordinals(frame["mark_date"])
+    with np.errstate(invalid="ignore"):
+        ok = found & ~np.isnan(entry) & (day >= entry) & (np.isnan(leave) | (day <= leave))
+    return pd.Series(ok, index=frame.index)
+
+
+def _on_roll_join(frame: pd.DataFrame, roll: pd.DataFrame) -> pd.Series:
     spans = roll.set_index("upn")[["entry_date", "leaving_date"]]
     joined = frame[["upn", "mark_date"]].join(spans, on="upn")
     entry_ok = joined["entry_date"].notna() & (joined["mark_date"] >= joined["entry_date"])

@@ -27,6 +27,7 @@ from attendance.home import Home
 from ingestion.decode import decode_export
 from ingestion.dq_report import academy_markdown, issue_rows
 from ingestion.ingest import AcademyIngestReport, ingest_academy
+from ingestion.store import ISSUES_SCHEMA
 from tests.builders import CALENDAR, LAESTAB, URN, write_config
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -132,6 +133,8 @@ def ingest(home: Home) -> Outcome:
         p.stem: json.loads(p.read_text()) for p in sorted((home.ledger_dir / URN).glob("*.json"))
     }
     issues = _read_all(home.warehouse / "issues" / URN)
+    if issues.empty:  # a delivery without issues writes no issues file
+        issues = pd.DataFrame(columns=ISSUES_SCHEMA.names)
     return Outcome(report, _read_all(home.marks_dir / URN), issues, ledger)
 
 

@@ -3,8 +3,9 @@ and a process killed with SIGKILL in the middle of a delivery leaves nothing hal
 next run completes the work. Proof: three copies of one generated trust end identical:
 
 - A: both academies ingested at the same time by two processes, then the daily run;
-- B: one process ingesting both academies, killed (SIGKILL) while a delivery is half written
-  (its gate result is on disk, its ledger entry is not), then the daily run;
+- B: one process ingesting both academies, killed (SIGKILL) while deliveries are half written
+  (their marks are on disk, their gate results and ledger entries are not: the gate runs per
+  batch of deliveries, here small ones), then the daily run;
 and the warehouse files (parquet, ledger, gate results, quarantine), the marts and the exports
 of A and B are compared, byte for byte where the format allows and by content for DuckDB.
 """
@@ -38,7 +39,12 @@ INGEST = (
 
 
 def _spawn(home: Home, urns: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "ATTENDANCE_HOME": str(home.root), "GX_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        "ATTENDANCE_HOME": str(home.root),
+        "GX_ANALYTICS_ENABLED": "False",
+        "ATTENDANCE_GATE_BATCH_ROWS": "200",  # two or three deliveries per gate batch
+    }
     return subprocess.Popen(
         [sys.executable, "-c", INGEST, str(home.root), RUN_DATE.isoformat(), *urns],
         cwd=REPO_ROOT,
@@ -59,9 +65,9 @@ def _kill_mid_delivery(home: Home, urns: list[str], deadline_s: float = 240) -> 
     caught = False
     try:
         while time.monotonic() - start < deadline_s and proc.poll() is None:
-            gate = _names(home.warehouse / "gate" / urns[0], ".json")
+            marks = _names(home.marks_dir / urns[0], ".parquet")
             ledger = _names(home.ledger_dir / urns[0], ".json")
-            if len(ledger) >= 3 and gate - ledger:
+            if len(ledger) >= 3 and marks - ledger:
                 caught = True
                 break
             time.sleep(0.002)

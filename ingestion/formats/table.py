@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, time
+import re
+from collections.abc import Callable
+from datetime import date, datetime, time
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +47,11 @@ def read_table(
     text, _ = decode_export(raw)
     lines = io.StringIO(text, newline="")
     preamble = [lines.readline().rstrip("\r\n") for _ in range(skip_lines)]
+    body = lines.read()
+    fast = _read_unquoted(body, required, skip_lines)
+    if fast is not None:
+        return fast, preamble
+    lines = io.StringIO(body, newline="")
     reader = csv.reader(lines, strict=True)  # a stray or unclosed quote must not swallow rows
     try:
         header = next(reader)
@@ -91,16 +100,65 @@ def read_table(
     return table, preamble
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")  # what csv.reader over StringIO(newline="") splits on
+
+
+def _read_unquoted(body: str, required: list[str], skip_lines: int) -> pd.DataFrame | None:
+    """The common case, read with string splitting in C instead of a Python loop per row.
+
+    Without any quote character a record is exactly one physical line and its fields are the
+    text between commas, so the result (rows, values, line numbers) is what csv.reader gives.
+    Anything else returns None and the csv.reader path decides, errors included: quotes,
+    NUL bytes, fields over csv's size limit, a missing column, or any row whose field count
+    differs from the header's (short, long, or a truncated last record).
+    """
+    if '"' in body or "\x00" in body or not body:
+        return None
+    physical = _LINE_END.split(body)
+    if max(map(len, physical)) > csv.field_size_limit():
+        return None
+    header = [h.strip() for h in physical[0].split(",")]
+    if any(c not in header for c in required):
+        return None
+    width = len(header)
+    data = physical[1:]
+    # Blank lines (trailing ones included) carry nothing; their line numbers still count.
+    keep = [i for i, line in enumerate(data) if line.replace(",", "").strip()]
+    rows = [data[i] for i in keep]
+    if any(line.count(",") != width - 1 for line in rows):
+        return None
+    cells = np.array(",".join(rows).split(",") if rows else [], dtype=object)
+    grid = cells.reshape(len(rows), width)[:, [header.index(c) for c in required]]
+    table = pd.DataFrame(grid, columns=required, dtype=object)
+    # The header is physical line skip_lines + 1; data line i (0-based) follows it.
+    table["_line"] = np.asarray(keep, dtype="int64") + skip_lines + 2
+    table["_short"] = False
+    return table
+
+
+def map_unique(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
+    """`values.map(fn)` with `fn` called once per distinct value: exports repeat the same
+    UPNs, dates and times thousands of times, and `fn` is Python. Missing values give None."""
+    positions, uniques = pd.factorize(values, use_na_sentinel=True)
+    results = np.empty(len(uniques) + 1, dtype=object)
+    results[:-1] = [fn(v) for v in uniques]
+    results[-1] = None
+    return pd.Series(results[positions], index=values.index)
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_date(text: str, fmt: str) -> date | None:
+    """Cached: every roll snapshot repeats the same dates of birth and entry."""
+    try:
+        return datetime.strptime(text, fmt).date()
+    except ValueError:
+        return None
+
+
 def parse_dates(values: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
     """Dates and a mask of values that did not parse. Parsed by unique value: exports repeat
     the same few dates thousands of times."""
-    uniques = {}
-    for v in pd.unique(values):
-        try:
-            uniques[v] = datetime.strptime(str(v).strip(), fmt).date()
-        except ValueError:
-            uniques[v] = None
-    parsed = values.map(uniques)
+    parsed = map_unique(values, lambda v: _parse_date(str(v).strip(), fmt))
     return parsed, parsed.isna()
 
 
@@ -141,10 +199,10 @@ def canonical(
 ) -> pd.DataFrame:
     out = pd.DataFrame(
         {
-            "upn": upn.str.strip().str.upper(),
+            "upn": map_unique(upn, lambda v: v.strip().upper()),
             "mark_date": mark_date,
             "session": session,
-            "code": code.str.strip(),
+            "code": map_unique(code, str.strip),
             "minutes_late": minutes_late.astype("Int64"),
             "arrival_time": arrival_time,
             "source_file": source_file,
@@ -168,9 +226,7 @@ def late_fields_from_minutes(
     bad = (text != "") & (numeric.isna() | (numeric < 0) | (numeric % 1 != 0))
     minutes = numeric.where(~bad)
     arrival_total = start + minutes
-    arrival = arrival_total.map(
-        lambda m: None if pd.isna(m) else f"{int(m) // 60:02d}:{int(m) % 60:02d}"
-    )
+    arrival = map_unique(arrival_total, lambda m: f"{int(m) // 60:02d}:{int(m) % 60:02d}")
     return minutes, arrival, bad
 
 
@@ -179,9 +235,8 @@ def late_fields_from_arrival(
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(minutes late, arrival HH:MM, bad mask) from an 'Arrival Time' column."""
     text = arrival_text.fillna("").str.strip()
-    clock = text.map(lambda v: clock_minutes(v) if v else None)
+    clock = map_unique(text, lambda v: clock_minutes(v) if v else None)
     bad = (text != "") & clock.isna()
     minutes = (clock.astype("float64") - start).clip(lower=0)
-    arrival = text.where((text != "") & ~bad)
-    arrival = arrival.map(lambda v: None if pd.isna(v) else v[:5])
+    arrival = map_unique(text.where((text != "") & ~bad), lambda v: v[:5])
     return minutes, arrival, bad

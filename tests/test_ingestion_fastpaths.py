@@ -1,0 +1,173 @@
+"""The fast paths of ingestion give exactly what the general paths give.
+
+- `read_table` splits a CSV without quote characters in C; every other file goes through
+  csv.reader. Both must give the same rows, values and physical line numbers.
+- `run_gates` validates many deliveries in one GX run; each delivery's result must equal what
+  `run_gate` gives for it alone, failures, counts and examples included.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+
+from ingestion import quality_gate
+from ingestion.errors import FileRejected
+from ingestion.formats import table as table_module
+from ingestion.formats.table import read_table
+from ingestion.quality_gate import GateInput, run_gate, run_gates
+from tests.builders import URN, upn
+
+COLUMNS = ["UPN", "Date", "Mark"]
+
+
+def _slow(raw: bytes, required: list[str], skip_lines: int = 0):
+    """read_table with the fast path switched off: the csv.reader reference."""
+    original = table_module._read_unquoted
+    table_module._read_unquoted = lambda *args: None
+    try:
+        return read_table(raw, required, skip_lines)
+    finally:
+        table_module._read_unquoted = original
+
+
+CASES = {
+    "plain": "UPN,Date,Mark\nA1,01/09/2025,/\nA2,01/09/2025,N\n",
+    "crlf, blank and trailing lines": (
+        "UPN,Date,Mark\r\nA1,01/09/2025,/\r\n\r\n,,\r\nA2,x,N\r\n\r\n"
+    ),
+    "lone CR line ends": "UPN,Date,Mark\rA1,01/09/2025,/\rA2,01/09/2025,N\r",
+    "no final line end": "UPN,Date,Mark\nA1,01/09/2025,/\nA2,01/09/2025,N",
+    "extra and reordered columns": (
+        "Extra,Mark,UPN,Date\nx,/,A1,01/09/2025\n y ,N, A2 ,02/09/2025\n"
+    ),
+    "whitespace-only row": "UPN,Date,Mark\n  , ,\t\nA1,01/09/2025,/\n",
+    "quoted commas": 'UPN,Date,Mark\n"A,1",01/09/2025,/\nA2,01/09/2025,"N"\n',
+    "quoted line break": 'UPN,Date,Mark\n"A\n1",01/09/2025,/\nA2,01/09/2025,N\n',
+    "short row": "UPN,Date,Mark\nA1,01/09/2025\nA2,01/09/2025,N\n",
+    "long row": "UPN,Date,Mark\nA1,01/09/2025,/,extra\nA2,01/09/2025,N\n",
+    "header only": "UPN,Date,Mark\n",
+}
+
+
+@pytest.mark.parametrize("text", CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_fast_and_slow_csv_readers_agree(text: str, encoding: str):
+    raw = text.replace("A2", "Zoë").encode(encoding)
+    fast, fast_pre = read_table(raw, COLUMNS)
+    slow, slow_pre = _slow(raw, COLUMNS)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert fast_pre == slow_pre
+
+
+def test_fast_path_keeps_physical_line_numbers_after_a_preamble():
+    raw = b"School: X (9312001)\nUPN,Date,Mark\n\nA1,01/09/2025,/\nA2,02/09/2025,N\n"
+    fast, pre = read_table(raw, COLUMNS, skip_lines=1)
+    assert pre == ["School: X (9312001)"]
+    assert list(fast["_line"]) == [4, 5]
+    pd.testing.assert_frame_equal(fast, _slow(raw, COLUMNS, skip_lines=1)[0])
+
+
+def test_fast_path_is_taken_only_without_quotes():
+    assert table_module._read_unquoted("UPN,Date,Mark\nA1,d,/\n", COLUMNS, 0) is not None
+    assert table_module._read_unquoted('UPN,Date,Mark\n"A1",d,/\n', COLUMNS, 0) is None
+    assert table_module._read_unquoted("UPN,Date,Mark\nA1,d\n", COLUMNS, 0) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["UPN,Date\nA1,d\n", "UPN,Date,Mark\nA1,01/09/2025,/\nA2,01/09", "\n\n"],
+    ids=["missing column", "truncated", "blank"],
+)
+def test_unreadable_files_are_rejected_the_same_way(text: str):
+    with pytest.raises(FileRejected) as fast:
+        read_table(text.encode(), COLUMNS)
+    with pytest.raises(FileRejected) as slow:
+        _slow(text.encode(), COLUMNS)
+    assert (fast.value.reason, fast.value.line) == (slow.value.reason, slow.value.line)
+
+
+def _marks(rows: list[dict], day: date) -> pd.DataFrame:
+    base = {
+        "urn": URN,
+        "upn": upn(1),
+        "mark_date": day,
+        "session": "AM",
+        "code": "/",
+        "minutes_late": pd.NA,
+        "status": "loaded",
+    }
+    frame = pd.DataFrame([{**base, **r} for r in rows])
+    frame["minutes_late"] = frame["minutes_late"].astype("Int64")
+    return frame
+
+
+def test_batched_gate_equals_one_gate_per_delivery():
+    d1, d2, d3 = date(2025, 9, 8), date(2025, 9, 9), date(2025, 9, 10)
+    gates = [
+        GateInput(
+            "long_csv", _marks([{}, {"session": "PM"}], d1), URN, datetime(2025, 9, 8, 18), "a"
+        ),
+        # the same key as delivery a: fine, it is another delivery
+        GateInput(
+            "long_csv",
+            _marks([{}, {"upn": upn(2), "code": "Q9"}], d2),
+            URN,
+            datetime(2025, 9, 9, 18),
+            "b",
+        ),
+        GateInput(
+            "long_csv",
+            _marks(
+                [
+                    {},
+                    {},  # duplicate key
+                    {"mark_date": date(2025, 9, 12), "upn": upn(3)},  # after the extraction
+                    {"mark_date": None, "upn": upn(4)},
+                    {"upn": "A12345", "session": "EV", "urn": "140999"},
+                    {"minutes_late": 300, "upn": upn(5)},
+                    {"code": "Q8", "status": "rejected", "upn": upn(6)},
+                ],
+                d3,
+            ),
+            URN,
+            datetime(2025, 9, 10, 18),
+            "c",
+        ),
+        GateInput(
+            "long_csv",
+            _marks([{"status": "rejected", "code": "Z9"}], d1),
+            URN,
+            datetime(2025, 9, 8, 19),
+            "d",
+        ),
+    ]
+    rolls = [
+        pd.DataFrame(
+            {
+                "urn": URN,
+                "upn": [upn(1), upn(2), upn(2)][:n],
+                "date_of_birth": [date(2016, 1, 1)] * n,
+                "nc_year": ["4", "X", "4"][:n],
+                "entry_date": [date(2020, 9, 1), date(2020, 9, 1), date(2021, 9, 1)][:n],
+                "leaving_date": [None, date(2019, 1, 1), None][:n],
+                "status": "loaded",
+            }
+        )
+        for n in (3, 2)
+    ]
+    gates += [
+        GateInput("pupils", rolls[0], URN, datetime(2025, 9, 1, 7), "pupils_a"),
+        GateInput("pupils", rolls[1], URN, datetime(2025, 9, 2, 7), "pupils_b"),
+    ]
+    # Both families really run as batches (not the one-by-one fallback).
+    for family, members in (("marks", gates[:4]), ("pupils", gates[4:])):
+        frames = [quality_gate._prepared(g) for g in members]
+        assert quality_gate._run_batch(family, URN, members, frames) is not None
+    batched = run_gates(gates)
+    alone = [run_gate(g.kind, g.frame, g.urn, g.extracted_at, g.name) for g in gates]
+    for got, want in zip(batched, alone, strict=True):
+        assert got == want
+    assert not alone[2]["passed"] and alone[0]["passed"] and not alone[4]["passed"]
