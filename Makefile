@@ -27,7 +27,7 @@ help:
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --python 3.11
+	$(UV) sync --frozen --compile-bytecode --python 3.11
 	@touch $@
 
 setup: $(VENV)/.synced

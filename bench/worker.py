@@ -24,7 +24,7 @@ def _run(home: Path, run_date: date, ingest_only: bool) -> dict:
     marks: list[tuple[str, float]] = [("start", time.perf_counter())]
     if ingest_only:
         urns = pipeline.prepare(h)
-        pipeline.ingest_all(h, urns, run_date)
+        list(pipeline.ingest_all(h, urns, run_date))  # a generator: consume it to do the work
         marks.append(("ingest", time.perf_counter()))
     else:
 

@@ -274,6 +274,8 @@ def test_pupils_not_on_roll_are_kept_with_a_warning(tmp_path):
         ("truncated", "long_csv", "registers_20250908T183000", "file_truncated", 3),
         ("unclosed_quote", "long_csv", "registers_20250908T183000", "file_unreadable", 3),
         ("binary", "long_csv", "registers_20250908T183000", "file_columns", 1),
+        # a UTF-8 byte-order mark, then Windows-1252 bytes: the export contradicts itself
+        ("encoding_bom_mixed", "long_csv", "registers_20250908T183000", "file_unreadable", 2),
         ("missing_column", "long_csv", "registers_20250908T183000", "file_columns", 1),
         ("api_malformed", "api_json", "attendance_20250909T183000", "file_unreadable", None),
     ],
