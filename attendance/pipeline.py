@@ -127,7 +127,10 @@ def ingest_all(home: Home, urns: list[str], run_date: date) -> Iterator[tuple[st
     # forkserver, not fork: the caller may hold dbt's threads and DuckDB handles (backfill runs
     # dbt in this process), which a plain fork would copy mid-flight.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ingestion.ingest"])
+    # GX takes seconds to import: import it once in the server, not once in every worker.
+    context.set_forkserver_preload(
+        ["ingestion.ingest", "great_expectations", "great_expectations.expectations"]
+    )
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         yield from zip(urns, pool.map(_ingest_one, jobs), strict=True)
 
