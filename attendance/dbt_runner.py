@@ -128,6 +128,7 @@ def _load(cache: Path, key: str) -> Any:
 def _parse(home: Home, run_date: date) -> Any:
     from dbt.cli.main import dbtRunner
 
+    os.environ.update(dbt_env(home))
     result = dbtRunner().invoke(
         [
             "parse",
