@@ -1,15 +1,30 @@
-"""Running the dbt project in-process for a run date (the CLI path; the DAG uses cosmos)."""
+"""Running the dbt project in-process for a run date (the CLI path; the DAG uses cosmos).
+
+Start-up is most of a small daily build: dbt discards its partial-parse state whenever
+`--vars` change, and the run date is a var that changes every day, so each run used to parse
+the whole project again (about 19 s). The run date is only read when a node is compiled for
+execution (`var()` in SQL is rendered again then, with the invocation's own `--vars`); it
+shapes no ref, source or config. So a manifest parsed once is valid for every run date, and
+is reused through `dbtRunner(manifest=...)`: kept in memory for the life of the process (a
+backfill) and on disk in the home's target folder (the next daily run), keyed by everything
+that does shape the parse (the project's files, the home, the dbt version).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from attendance.home import REPO_ROOT, Home
 
 DBT_PROJECT = REPO_ROOT / "dbt_project"
+MANIFEST_CACHE = "attendance_manifest.msgpack"
+
+_parsed: dict[str, Any] = {}  # parse key -> Manifest, for the life of the process
 
 
 class DbtFailed(RuntimeError):
@@ -50,7 +65,8 @@ def run_dbt(home: Home, command: str, run_date: date, extra: list[str] | None = 
         *(extra or []),
     ]
     try:
-        result = dbtRunner().invoke(args)
+        manifest = None if command == "parse" else parsed_manifest(home, run_date)
+        result = dbtRunner(manifest=manifest).invoke(args)
     finally:
         _release_duckdb()
     if not result.success:
@@ -60,6 +76,89 @@ def run_dbt(home: Home, command: str, run_date: date, extra: list[str] | None = 
 def target_path(home: Home) -> Path:
     """Compiled artefacts per home, so two homes (tests, demo) never share a target folder."""
     return home.warehouse / "dbt_target"
+
+
+def parsed_manifest(home: Home, run_date: date) -> Any:
+    """The project's parsed manifest for this home: from memory, from the home's cache file,
+    or parsed now (and cached) when the project, the home or dbt changed since."""
+    key = _parse_key(home)
+    if key in _parsed:
+        return _parsed[key]
+    cache = target_path(home) / MANIFEST_CACHE
+    manifest = _load(cache, key)
+    if manifest is None:
+        manifest = _parse(home, run_date)
+        _save(cache, key, manifest)
+    _parsed.clear()  # one home at a time: do not hold every test home's manifest
+    _parsed[key] = manifest
+    return manifest
+
+
+def _parse_key(home: Home) -> str:
+    """What a parse depends on: the project's files (models, macros, tests, seeds, config),
+    the home (sources and the profile read ATTENDANCE_HOME) and dbt's version."""
+    from dbt.version import __version__
+
+    digest = hashlib.sha256(f"{__version__}\0{home.root}".encode())
+    for path in sorted(DBT_PROJECT.rglob("*")):
+        relative = path.relative_to(DBT_PROJECT)
+        if path.is_file() and relative.parts[0] not in ("target", "logs", "dbt_packages"):
+            digest.update(f"\0{relative}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _load(cache: Path, key: str) -> Any:
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumuro_decoder
+
+    key_file = cache.with_suffix(".key")
+    if not (cache.exists() and key_file.exists() and key_file.read_text() == key):
+        return None
+    try:
+        manifest = Manifest.from_msgpack(cache.read_bytes(), decoder=extended_mashumuro_decoder)
+    except Exception:  # an unreadable cache is only a slower run: parse again
+        return None
+    # what dbt itself rebuilds when it reuses a saved manifest unchanged (parser/manifest.py)
+    manifest.build_parent_and_child_maps()
+    manifest.build_group_map()
+    return manifest
+
+
+def _parse(home: Home, run_date: date) -> Any:
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(home))
+    result = dbtRunner().invoke(
+        [
+            "parse",
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(target_path(home)),
+            "--log-path",
+            str(home.warehouse / "dbt_logs"),
+            "--vars",
+            dbt_vars(run_date),
+            "--quiet",
+        ]
+    )
+    if not result.success:
+        raise DbtFailed(f"dbt parse failed: {result.exception or 'see dbt log'}")
+    return result.result
+
+
+def _save(cache: Path, key: str, manifest: Any) -> None:
+    """Written by rename, so a run that dies half-way never leaves a torn cache behind."""
+    from dbt.parser.manifest import extended_mashumaro_encoder
+
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_bytes(manifest.to_msgpack(extended_mashumaro_encoder))
+    tmp.replace(cache)
+    cache.with_suffix(".key").write_text(key)
 
 
 def _release_duckdb() -> None:

@@ -451,15 +451,23 @@ class _Events:
         return [np.concatenate(p) if p else np.zeros(0, np.int64) for p in parts]
 
 
-def _needed_columns(used: Iterable[str], daily: pd.DataFrame) -> list[str]:
+def columns_read(policy: dict[str, Any], available: Iterable[str]) -> list[str]:
+    """The columns of a daily frame with `available` columns that `compute_stages` reads for
+    this policy: the keys and the measures its rules use. Lets a caller fetch only these from
+    the warehouse (the full pupil-day table would not fit in memory for a large trust)."""
+    return list(KEY_COLUMNS) + _needed_columns(validate_policy(policy), list(available))
+
+
+def _needed_columns(used: Iterable[str], available: Iterable[str]) -> list[str]:
+    columns = set(available)
     names: set[str] = set()
     for name in used:
         measure = MEASURES[name]
-        if measure.fraction and all(c in daily.columns for c in measure.fraction):
+        if measure.fraction and all(c in columns for c in measure.fraction):
             names.update(measure.fraction)
         else:
             names.add(name)
-    missing = sorted((names | set(KEY_COLUMNS)) - set(daily.columns))
+    missing = sorted((names | set(KEY_COLUMNS)) - columns)
     if missing:
         raise ValueError(f"daily frame is missing columns the policy needs: {missing}")
     return sorted(names)
@@ -486,7 +494,7 @@ def compute_stages(
     n_stages = len(stages)
     names = np.array([NO_ACTION] + [s["name"] for s in stages], dtype=object)
     actions = np.array([""] + [s["action"] for s in stages], dtype=object)
-    needed = _needed_columns(used, daily)
+    needed = _needed_columns(used, daily.columns)
     n = len(daily)
     if n == 0:
         return (

@@ -1,5 +1,10 @@
 -- Supersession (SPEC 4): for each academy, pupil, date and session the mark from the latest
 -- extraction known on D wins; ties go to the later file name, then the later row.
+-- Incremental when D moves forward in the same academic year (macros/marks_current.sql): the
+-- winners already known are kept and only the keys the new deliveries touch are re-ranked.
+{{ config(post_hook="{{ marks_current_record(marks_current_plan()) }}") }}
+{%- set plan = marks_current_plan() %}
+{%- if plan.mode == 'full' %}
 with ranked as (
     select
         *,
@@ -10,6 +15,56 @@ with ranked as (
     from {{ ref('stg_marks') }}
     where mark_date >= {{ academic_year_start(run_date()) }} - interval 1 year
 )
+{%- elif plan.files %}
+with new_versions as (
+    -- the versions in the files not yet read that are known on D (as stg_marks filters them)
+    select urn, upn, mark_date, session, code, minutes_late, arrival_time,
+           source_file, source_row, delivery, extracted_at
+    from read_parquet({{ plan.files }}, union_by_name = true)
+    where cast(extracted_at as date) <= {{ run_date() }}
+      and mark_date <= {{ run_date() }}
+      and mark_date >= {{ academic_year_start(run_date()) }} - interval 1 year
+),
+
+touched as (
+    select distinct urn, upn, mark_date, session from new_versions
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by urn, upn, mark_date, session
+            order by extracted_at desc, source_file desc, source_row desc
+        ) as version_rank
+    from (
+        select * from new_versions
+        union all
+        select cur.urn, cur.upn, cur.mark_date, cur.session, cur.code, cur.minutes_late,
+               cur.arrival_time, cur.source_file, cur.source_row, cur.delivery, cur.extracted_at
+        from {{ this }} as cur
+        semi join touched
+            on touched.urn = cur.urn and touched.upn = cur.upn
+           and touched.mark_date = cur.mark_date and touched.session = cur.session
+    )
+),
+
+kept as (
+    select cur.*
+    from {{ this }} as cur
+    anti join touched
+        on touched.urn = cur.urn and touched.upn = cur.upn
+       and touched.mark_date = cur.mark_date and touched.session = cur.session
+)
+{%- else %}
+with ranked as (
+    select *, 2 as version_rank from {{ this }} where false
+),
+
+kept as (
+    select * from {{ this }}
+)
+{%- endif %}
 
 select
     urn,
@@ -25,3 +80,19 @@ select
     extracted_at
 from ranked
 where version_rank = 1
+{%- if plan.mode != 'full' %}
+union all
+select
+    urn,
+    upn,
+    mark_date,
+    session,
+    code,
+    minutes_late,
+    arrival_time,
+    source_file,
+    source_row,
+    delivery,
+    extracted_at
+from kept
+{%- endif %}

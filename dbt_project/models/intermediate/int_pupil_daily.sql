@@ -81,22 +81,40 @@ weeks as (
     select distinct urn, upn, school_week_index from grid
 ),
 
+week_sessions as (
+    -- every week a pupil has sessions in (the window spans terms and years), plus a zero row
+    -- for each week of the grid so every grid week gets its window
+    select urn, upn, school_week_index,
+           cast(sum(absence_sessions) as integer) as absence_sessions,
+           cast(sum(unauthorised_sessions) as integer) as unauthorised_sessions,
+           cast(sum(unauthorised_n_sessions) as integer) as unauthorised_n_sessions
+    from (
+        select urn, upn, school_week_index,
+               absence_sessions, unauthorised_sessions, unauthorised_n_sessions
+        from {{ ref('int_pupil_week') }}
+        union all
+        select urn, upn, school_week_index, 0, 0, 0 from weeks
+    )
+    group by urn, upn, school_week_index
+),
+
 prior_weeks as (
-    -- the weeks of the window before the current one: 9 for a 10-week window
+    -- the weeks of the window before the current one: 9 for a 10-week window. A range window
+    -- over the week numbers, not a join on a band of weeks: one sort instead of a join that
+    -- multiplies every pupil-week by the window's width.
     select
-        weeks.urn,
-        weeks.upn,
-        weeks.school_week_index,
-        coalesce(cast(sum(pw.absence_sessions) as integer), 0) as absence_prior,
-        coalesce(cast(sum(pw.unauthorised_sessions) as integer), 0) as unauthorised_prior,
-        coalesce(cast(sum(pw.unauthorised_n_sessions) as integer), 0) as unauthorised_n_prior
-    from weeks
-    left join {{ ref('int_pupil_week') }} as pw
-        on pw.urn = weeks.urn
-       and pw.upn = weeks.upn
-       and pw.school_week_index between weeks.school_week_index - {{ var('rolling_school_weeks') }} + 1
-                                    and weeks.school_week_index - 1
-    group by weeks.urn, weeks.upn, weeks.school_week_index
+        urn,
+        upn,
+        school_week_index,
+        coalesce(cast(sum(absence_sessions) over prior as integer), 0) as absence_prior,
+        coalesce(cast(sum(unauthorised_sessions) over prior as integer), 0) as unauthorised_prior,
+        coalesce(cast(sum(unauthorised_n_sessions) over prior as integer), 0)
+            as unauthorised_n_prior
+    from week_sessions
+    window prior as (
+        partition by urn, upn order by school_week_index
+        range between {{ var('rolling_school_weeks') - 1 }} preceding and 1 preceding
+    )
 )
 
 select

@@ -1,0 +1,88 @@
+{# Incremental supersession for int_marks_current (see docs/marts.md, "Incremental").
+
+   Ingestion writes one parquet file per delivery and only ever adds or replaces files by
+   rename; every row of a file carries the delivery's one extraction time. The table built for
+   D0 holds, for every key, the winning version among the files that were wholly known on D0
+   (every row extracted and dated on or before D0): those files are recorded, with their size
+   and modification time, in `int_marks_current_files`, and D0 in `int_marks_current_build`.
+
+   For a later D in the same academic year, with every recorded file still there unchanged,
+   the winner of a key as of D is the better of its winner as of D0 and the versions in the
+   files not recorded (the new deliveries, or files read before their time), because every
+   version in a recorded file was already considered on D0 and still qualifies on D. So only
+   the new files are read and only the keys they touch are re-ranked. Anything else (an
+   earlier D, a new academic year, a file changed or gone, --full-refresh, no record) rebuilds
+   from every version. #}
+
+{% macro marks_glob() -%}
+  {{ env_var('ATTENDANCE_HOME') }}/warehouse/marks/*/*.parquet
+{%- endmacro %}
+
+{% macro marks_current_files() -%}
+  {{ this.schema }}.int_marks_current_files
+{%- endmacro %}
+
+{% macro marks_current_build() -%}
+  {{ this.schema }}.int_marks_current_build
+{%- endmacro %}
+
+{# {'mode': 'full'} or {'mode': 'incremental', 'files': [new file paths]} #}
+{% macro marks_current_plan() %}
+  {% if not execute or flags.FULL_REFRESH %}
+    {{ return({'mode': 'full'}) }}
+  {% endif %}
+  {% set current = adapter.get_relation(this.database, this.schema, this.identifier) %}
+  {% set files = adapter.get_relation(this.database, this.schema, 'int_marks_current_files') %}
+  {% set build = adapter.get_relation(this.database, this.schema, 'int_marks_current_build') %}
+  {% if current is none or files is none or build is none %}
+    {{ return({'mode': 'full'}) }}
+  {% endif %}
+  {% set check %}
+    with present as (
+        select filename, size, last_modified from read_blob('{{ marks_glob() }}')
+    )
+    select
+        (select count(*) from {{ marks_current_build() }}
+          where run_date <= {{ run_date() }}
+            and year_start = {{ academic_year_start(run_date()) }}) as same_year_forward,
+        (select count(*) from {{ marks_current_files() }} as f
+          left join present as p on p.filename = f.filename
+          where p.filename is null or p.size <> f.size or p.last_modified <> f.last_modified)
+          as changed
+  {% endset %}
+  {% set row = run_query(check).rows[0] %}
+  {% if row[0] != 1 or row[1] != 0 %}
+    {{ return({'mode': 'full'}) }}
+  {% endif %}
+  {% set new_files %}
+    select filename from read_blob('{{ marks_glob() }}')
+    where filename not in (select filename from {{ marks_current_files() }})
+    order by filename
+  {% endset %}
+  {{ return({'mode': 'incremental', 'files': run_query(new_files).columns[0].values() | list}) }}
+{% endmacro %}
+
+{# Post-hook: record D and the files wholly known on D (all of them after a full build; the
+   recorded ones plus the new ones that qualify after an incremental one). #}
+{% macro marks_current_record(plan) %}
+  {% set files = [] if plan.mode == 'full' else plan.files %}
+  {% if plan.mode == 'full' or files %}
+    {% if plan.mode == 'full' %}
+      create or replace table {{ marks_current_files() }} (
+          filename varchar, size bigint, last_modified timestamp with time zone);
+    {% endif %}
+    insert into {{ marks_current_files() }}
+    select blob.filename, blob.size, blob.last_modified
+    from read_blob({{ "'" ~ marks_glob() ~ "'" if plan.mode == 'full' else files }}) as blob
+    inner join (
+        select filename
+        from read_parquet({{ "'" ~ marks_glob() ~ "'" if plan.mode == 'full' else files }},
+                          filename = true, union_by_name = true)
+        group by filename
+        having max(cast(extracted_at as date)) <= {{ run_date() }}
+           and max(mark_date) <= {{ run_date() }}
+    ) as known on known.filename = blob.filename;
+  {% endif %}
+  create or replace table {{ marks_current_build() }} as
+  select {{ run_date() }} as run_date, {{ academic_year_start(run_date()) }} as year_start;
+{% endmacro %}
