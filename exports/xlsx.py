@@ -13,13 +13,15 @@ import io
 import math
 import re
 import zipfile
+from copy import copy
 from datetime import date, datetime
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.chart import LineChart, Reference
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.styles.fonts import DEFAULT_FONT
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -168,30 +170,54 @@ def _fit_width(ws: Worksheet) -> None:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
+def _cell_kind(key: str) -> str:
+    if key == "priority":
+        return "priority"
+    if key in ("explanation", "action_now_due", "reasons"):
+        return "wrapped"
+    return "percent" if key in PERCENT_TEXT else "text"
+
+
+def _row_style(ws: Worksheet, priority: int, kind: str) -> str:
+    """The named style of one kind of cell in a row of this priority, registered once per
+    workbook. One named style per cell instead of five style objects: openpyxl hashes every
+    style object it is given, which made a 900-pupil list take seconds."""
+    name = f"Priority {priority} {kind}"
+    if name in ws.parent.named_styles:
+        return name
+    strong, pale = PRIORITY_COLOURS.get(priority, ("FFFFFF", "FFFFFF"))
+    style = NamedStyle(name=name, border=Border(bottom=THIN))
+    style.fill = PatternFill("solid", fgColor=strong if kind == "priority" else pale)
+    if kind == "priority":
+        style.font = Font(bold=True, color="FFFFFF")
+        style.alignment = Alignment(horizontal="center", vertical="top")
+    else:
+        style.font = copy(DEFAULT_FONT)  # what a cell without a style of its own shows
+        style.alignment = Alignment(wrap_text=kind == "wrapped", vertical="top")
+    if kind == "percent":
+        style.number_format = "0.0"
+    ws.parent.add_named_style(style)
+    return name
+
+
 def _list_sheet(ws: Worksheet, plist: pd.DataFrame) -> None:
     keys = [k for k in SHEET_ORDER if k in plist.columns]
     keys += [k for k in plist.columns if k not in keys]
     labels = [HEADINGS.get(k, k) for k in keys]
     _header(ws, 1, labels)
     ws.row_dimensions[1].height = 32
+    kinds = [_cell_kind(key) for key in keys]
     for r, record in enumerate(plist.to_dict("records"), start=2):
-        strong, pale = PRIORITY_COLOURS.get(int(record["priority"]), ("FFFFFF", "FFFFFF"))
-        for c, key in enumerate(keys, start=1):
+        priority = int(record["priority"])
+        for c, (key, kind) in enumerate(zip(keys, kinds, strict=True), start=1):
             value = record[key]
-            if key in PERCENT_TEXT:
+            if kind == "percent":
                 value = _number(value)
             cell = put(ws, r, c, value)
-            cell.fill = PatternFill("solid", fgColor=strong if key == "priority" else pale)
-            cell.border = Border(bottom=THIN)
-            if key == "priority":
-                cell.font = Font(bold=True, color="FFFFFF")
-                cell.alignment = Alignment(horizontal="center", vertical="top")
-            elif key in ("explanation", "action_now_due", "reasons"):
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-            else:
-                cell.alignment = Alignment(vertical="top")
-            if key in PERCENT_TEXT:
-                cell.number_format = "0.0"
+            quoted = cell.quotePrefix
+            cell.style = _row_style(ws, priority, kind)
+            if quoted:  # put() marked neutralised text; a named style resets the flag
+                cell.quotePrefix = True
     _widths(ws, plist, keys, labels)
     _row_heights(ws, plist, keys)
     ws.freeze_panes = "D2"  # the header row, and rank to name, stay in view
