@@ -9,6 +9,11 @@ data-quality report say that it was held back and why.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
@@ -58,6 +63,8 @@ SUMMARY_COLUMNS = [
     "held_back_reason",
 ]
 PRAISE_FIELDS = ["upn", "name", "year", "reg_group"]
+# Below this many schools to export, a process pool's start-up (about a second) is not repaid.
+POOL_MIN_SCHOOLS = 8
 
 
 def _pct(num: int, den: int) -> float | None:
@@ -114,6 +121,83 @@ def _facts(school: pd.DataFrame, plist: pd.DataFrame, summary_row: dict) -> list
     ]
 
 
+@dataclass
+class SchoolJob:
+    """What one academy's files are made from: plain frames and values, so the work can run
+    in another process."""
+
+    urn: str
+    laestab: str
+    school_name: str
+    trust_name: str
+    run_date: date
+    policy: dict
+    dfe: pd.DataFrame
+    school: pd.DataFrame
+    summary_row: dict
+    weekly: pd.DataFrame
+    full: pd.DataFrame
+    improved_sums: pd.DataFrame
+    events: pd.DataFrame
+    since: date
+
+
+def school_files(job: SchoolJob) -> list[tuple[str, str, bytes, int]]:
+    """One academy's DfE share, priority list CSV and priority workbook, as (folder, name,
+    bytes, rows) in the order they are published."""
+    out = []
+    folder, name = dfe_path(job.laestab, job.run_date)
+    rows = dfe_share(job.dfe)
+    out.append((folder, name, csv_bytes(rows), len(rows)))
+    folder, stem = priority_path(job.urn, job.run_date)
+    plist = priority_rows(job.school, job.policy)
+    out.append((folder, f"{stem}.csv", csv_bytes(plist), len(plist)))
+    improved = most_improved(job.improved_sums, job.events, job.urn)
+    full = _with_names(job.full, job.school)
+    full["year_order"] = full["year"].map(_year_order)
+    full = full.sort_values(["year_order", "reg_group", "name", "upn"], kind="stable")
+    book = priority_workbook(
+        school_name=job.school_name,
+        trust_name=job.trust_name,
+        urn=job.urn,
+        run_date=job.run_date,
+        plist=plist,
+        facts=_facts(job.school, plist, job.summary_row),
+        weekly=job.weekly,
+        praise_full=full,
+        praise_improved=_with_names(improved, job.school),
+        half_term_from=job.since,
+    )
+    out.append((folder, f"{stem}.xlsx", book, len(plist)))
+    return out
+
+
+def export_workers(jobs: int) -> int:
+    """How many processes make the schools' files: $ATTENDANCE_EXPORT_WORKERS, else one per
+    CPU; one (in this process) for a trust too small to repay starting a pool."""
+    wanted = os.environ.get("ATTENDANCE_EXPORT_WORKERS")
+    if wanted:
+        return max(1, min(int(wanted), jobs))
+    if jobs < POOL_MIN_SCHOOLS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, jobs))
+
+
+def school_files_all(jobs: list[SchoolJob]) -> Iterator[list[tuple[str, str, bytes, int]]]:
+    """`school_files` for every job, in the jobs' order, in a process pool when there is more
+    than one CPU: the spreadsheets are pure Python (openpyxl) and take most of the export at
+    trust scale. The bytes do not depend on where they were made."""
+    workers = export_workers(len(jobs))
+    if workers == 1:
+        yield from map(school_files, jobs)
+        return
+    # forkserver, not fork: the caller may hold dbt's threads and DuckDB handles.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["exports.build"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield from pool.map(school_files, jobs)
+
+
 class MartsBuiltForAnotherDate(RuntimeError):
     """The marts in the warehouse hold another run date's figures (another run rebuilt them,
     e.g. overlapping backfill runs): publishing them under this date would be wrong."""
@@ -137,13 +221,18 @@ def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = No
     trust = load_trust(home)
     calendars = load_calendars(home, trust)
     d = run_date.isoformat()
+    since = {
+        a.urn: half_term_start(calendars[a.urn], run_date)
+        for a in trust.academies
+        if a.urn not in held_back
+    }
     data = read_many(
         home,
         {
             "status": ("select * from mart_pupil_status order by urn, upn", []),
             "dfe": ("select * from mart_dfe_share", []),
             "summary": ("select * from mart_academy_summary order by urn", []),
-            **weekly_queries(run_date),
+            **weekly_queries(run_date, since),
         },
     )
     status, dfe, summary = data["status"], data["dfe"], data["summary"]
@@ -162,40 +251,35 @@ def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = No
 
     pub = Publication(home.exports, run_date)
     counts: dict[str, int] = {"dfe_files": 0, "la_files": 0, "priority_lists": 0}
+    jobs: list[SchoolJob] = []
+    sums, events = data["improved_days"], data["events"]
     try:
         for academy in trust.academies:
             if academy.urn in held_back:
                 pub.withdraw(priority_path(academy.urn, run_date)[0])
                 continue
-            folder, name = dfe_path(academy.laestab, run_date)
-            rows = dfe_share(dfe[dfe["urn"] == academy.urn])
-            pub.add(folder, name, csv_bytes(rows), len(rows))
-            counts["dfe_files"] += 1
-
-            school = status[status["urn"] == academy.urn]
-            folder, stem = priority_path(academy.urn, run_date)
-            plist = priority_rows(school, load_policy(home, academy.policy))
-            pub.add(folder, f"{stem}.csv", csv_bytes(plist), len(plist))
-            since = half_term_start(calendars[academy.urn], run_date)
-            full = full_attendance(data["days"], academy.urn, since, run_date)
-            improved = most_improved(data["days"], data["events"], academy.urn)
-            full = _with_names(full, school)
-            full["year_order"] = full["year"].map(_year_order)
-            full = full.sort_values(["year_order", "reg_group", "name", "upn"], kind="stable")
-            improved = _with_names(improved, school)
-            book = priority_workbook(
-                school_name=academy.name,
-                trust_name=trust.name,
-                urn=academy.urn,
-                run_date=run_date,
-                plist=plist,
-                facts=_facts(school, plist, summary_by_urn.get(academy.urn, {})),
-                weekly=weekly,
-                praise_full=full,
-                praise_improved=improved,
-                half_term_from=since,
+            jobs.append(
+                SchoolJob(
+                    urn=academy.urn,
+                    laestab=academy.laestab,
+                    school_name=academy.name,
+                    trust_name=trust.name,
+                    run_date=run_date,
+                    policy=load_policy(home, academy.policy),
+                    dfe=dfe[dfe["urn"] == academy.urn],
+                    school=status[status["urn"] == academy.urn],
+                    summary_row=summary_by_urn.get(academy.urn, {}),
+                    weekly=weekly,
+                    full=full_attendance(data["full"], academy.urn),
+                    improved_sums=sums[sums["urn"] == academy.urn],
+                    events=events[events["urn"] == academy.urn],
+                    since=since[academy.urn],
+                )
             )
-            pub.add(folder, f"{stem}.xlsx", book, len(plist))
+        for files in school_files_all(jobs):
+            for folder, name, body, rows in files:
+                pub.add(folder, name, body, rows)
+            counts["dfe_files"] += 1
             counts["priority_lists"] += 1
 
         if not counts["dfe_files"]:

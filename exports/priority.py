@@ -3,7 +3,9 @@ in words a parent could be told."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -47,11 +49,30 @@ COLUMNS = [
 ]
 
 
+# Every column explain, action_now_due and _trend read.
+WORDS_FROM = [
+    *(flag for flag, _ in REASONS),
+    "possible_sessions",
+    "absence_sessions",
+    "absence_pct",
+    "consecutive_unexplained_days",
+    "rolling_unauthorised_sessions",
+    "stage",
+    "stage_name",
+    "stage_since",
+    "stage_reason",
+    "school_days_at_stage",
+    "action_due",
+    "attendance_pct_recent_weeks",
+    "attendance_pct_previous_weeks",
+]
+
+
 def _pct(v: object) -> str:
     return "n/a" if v is None or pd.isna(v) else f"{float(v):.1f}%"
 
 
-def explain(row: pd.Series) -> str:
+def explain(row: Mapping[str, Any]) -> str:
     """The reason for the row in plain words: which rule, which sessions."""
     t = thresholds()
     parts = []
@@ -90,7 +111,7 @@ def explain(row: pd.Series) -> str:
     return " ".join(parts)
 
 
-def _trend(row: pd.Series) -> str:
+def _trend(row: Mapping[str, Any]) -> str:
     recent, before = row["attendance_pct_recent_weeks"], row["attendance_pct_previous_weeks"]
     if pd.isna(recent) or pd.isna(before):
         return ""
@@ -99,7 +120,7 @@ def _trend(row: pd.Series) -> str:
     return f"{arrow} {change:+.1f}"
 
 
-def action_now_due(row: pd.Series, policy: dict | None) -> str:
+def action_now_due(row: Mapping[str, Any], policy: dict | None) -> str:
     """What the school does now, in the policy's words: the action each raised flag calls for
     (in priority order), then the action of the pupil's stage, marked new on the day it became
     due. Without a policy, the stage engine's action of the day."""
@@ -133,14 +154,18 @@ def priority_rows(status: pd.DataFrame, policy: dict | None = None) -> pd.DataFr
     if s.empty:
         return pd.DataFrame(columns=COLUMNS)
     s["priority"] = 0
-    labels = []
-    for _, row in s.iterrows():
-        labels.append("; ".join(label for flag, label in REASONS if bool(row[flag])))
-    s["reasons"] = labels
+    raised = [s[flag].astype(bool).to_numpy() for flag, _ in REASONS]
+    s["reasons"] = [
+        "; ".join(label for (_, label), up in zip(REASONS, ups, strict=True) if up)
+        for ups in zip(*raised, strict=True)
+    ]
     for level, (flag, _) in reversed(list(enumerate(REASONS, start=1))):
         s.loc[s[flag].astype(bool), "priority"] = level
     s["sort_pct"] = s["attendance_pct"].astype("float64").fillna(101.0)
     s = s.sort_values(["priority", "sort_pct", "upn"], kind="stable").reset_index(drop=True)
+    # Row by row over plain records of the columns the words need, not iterrows/apply: the
+    # same values (ints, floats, Timestamps, text) at a fraction of the cost.
+    records = s[[c for c in WORDS_FROM if c in s.columns]].to_dict("records")
     out = pd.DataFrame(
         {
             "rank": range(1, len(s) + 1),
@@ -160,17 +185,17 @@ def priority_rows(status: pd.DataFrame, policy: dict | None = None) -> pd.DataFr
             "band": s["band"].fillna(""),
             "stage": s["stage"],
             "stage_name": s["stage_name"].fillna("No action"),
-            "action_now_due": s.apply(lambda r: action_now_due(r, policy), axis=1),
+            "action_now_due": [action_now_due(r, policy) for r in records],
             "school_days_at_stage": s["school_days_at_stage"].fillna(0).astype(int),
             "new_since_previous_school_day": ~s["on_list_yesterday"].astype(bool),
             "attendance_pct_last_4_weeks": s["attendance_pct_recent_weeks"].map(
                 lambda v: "" if pd.isna(v) else f"{float(v):.1f}"
             ),
-            "trend_4_weeks": s.apply(_trend, axis=1),
+            "trend_4_weeks": [_trend(r) for r in records],
             "sessions_to_spare": s["sessions_to_spare"].astype(int),
             "fsm": s["fsm"],
             "sen": s["sen"],
-            "explanation": s.apply(explain, axis=1),
+            "explanation": [explain(r) for r in records],
         }
     )
     out["new_since_previous_school_day"] = out["new_since_previous_school_day"].map(

@@ -188,18 +188,34 @@ def test_all_held_back_leaves_only_the_trust_reports(trust_home: Home) -> None:
     assert (out / "dfe" / d).exists()
 
 
+def _snapshot(home: Home, d: str) -> dict[str, bytes]:
+    """Every exported file of run date `d`, by path under the exports folder."""
+    return {
+        str(p.relative_to(home.exports)): p.read_bytes()
+        for p in sorted(home.exports.rglob("*"))
+        if p.is_file() and d in str(p)
+    }
+
+
 def test_rerun_is_byte_identical(trust_home: Home) -> None:
     d = RUN_DATE.isoformat()
 
-    def snapshot() -> dict[str, bytes]:
-        return {
-            str(p.relative_to(trust_home.exports)): p.read_bytes()
-            for p in sorted(trust_home.exports.rglob("*"))
-            if p.is_file() and d in str(p)
-        }
-
-    first = snapshot()
+    first = _snapshot(trust_home, d)
     os.utime(trust_home.exports)  # nothing depends on the clock either
     export_all(trust_home, RUN_DATE)
-    assert snapshot() == first
+    assert _snapshot(trust_home, d) == first
     assert any(k.endswith(".xlsx") for k in first) and any(k.endswith(".html") for k in first)
+
+
+def test_pool_and_in_process_give_the_same_bytes(trust_home: Home, monkeypatch) -> None:
+    """The schools' files made in a process pool (as at trust scale) are byte for byte the
+    files made in this process."""
+    d = RUN_DATE.isoformat()
+
+    monkeypatch.setenv("ATTENDANCE_EXPORT_WORKERS", "1")
+    export_all(trust_home, RUN_DATE)
+    in_process = _snapshot(trust_home, d)
+    monkeypatch.setenv("ATTENDANCE_EXPORT_WORKERS", "2")
+    export_all(trust_home, RUN_DATE)
+    assert _snapshot(trust_home, d) == in_process
+    assert any(k.endswith(".xlsx") for k in in_process)

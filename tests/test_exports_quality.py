@@ -7,13 +7,14 @@ import json
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from attendance.calendar import load_calendars
 from attendance.config import load_trust
 from attendance.home import Home
 from exports.quality import quality_rows
-from exports.trends import full_attendance, half_term_start, most_improved
+from exports.trends import full_attendance, half_term_start, most_improved, weekly_queries
 from tests.builders import URN, write_config
 
 
@@ -112,6 +113,18 @@ def _days(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
     )
 
 
+def _praise_data(days: pd.DataFrame, events: pd.DataFrame, since: date, run_date: date) -> dict:
+    """The praise queries of the export, run on an in-memory DuckDB holding these rows."""
+    con = duckdb.connect()
+    con.register("days_frame", days)
+    con.register("events_frame", events)
+    con.execute("create table fct_pupil_day as select * from days_frame")
+    con.execute("create table fct_stage_events as select * from events_frame")
+    queries = weekly_queries(run_date, {URN: since, "999999": since})
+    keys = ("full", "improved_days", "events")
+    return {key: con.execute(*queries[key]).df() for key in keys}
+
+
 def test_full_attendance_and_most_improved() -> None:
     days = []
     # P1: every session, P2 missed one; P3: 10 sessions at 60% before 6 Oct, 10 at 90% after.
@@ -122,10 +135,6 @@ def test_full_attendance_and_most_improved() -> None:
         days += [("P3", f"2025-10-{i + 6:02d}", 2, 1 if i == 0 else 2)]
     frame = _days(days)
     frame.loc[len(frame)] = ["999999", "PX", date(2025, 10, 1), 2, 2]  # another school
-    full = full_attendance(frame, URN, date(2025, 10, 1), date(2025, 10, 10))
-    assert set(full["upn"]) == {"P1"}  # P2 missed 1 Oct AM, P3 6 Oct PM
-    later = full_attendance(frame, URN, date(2025, 10, 7), date(2025, 10, 10))
-    assert set(later["upn"]) == {"P3"}  # P1 and P2 had no sessions then: nothing to praise
     events = pd.DataFrame(
         [
             {"urn": URN, "upn": "P3", "event_date": date(2025, 10, 6), "event_kind": "entry"},
@@ -133,7 +142,16 @@ def test_full_attendance_and_most_improved() -> None:
             {"urn": URN, "upn": "P2", "event_date": date(2025, 10, 3), "event_kind": "entry"},
         ]
     )
-    improved = most_improved(frame, events, URN)
+    for column in ("stage", "stage_name", "action"):
+        events[column] = None
+    data = _praise_data(frame, events, date(2025, 10, 1), date(2025, 10, 10))
+    full = full_attendance(data["full"], URN)
+    assert set(full["upn"]) == {"P1"}  # P2 missed 1 Oct AM, P3 6 Oct PM
+    later = full_attendance(
+        _praise_data(frame, events, date(2025, 10, 7), date(2025, 10, 10))["full"], URN
+    )
+    assert set(later["upn"]) == {"P3"}  # P1 and P2 had no sessions then: nothing to praise
+    improved = most_improved(data["improved_days"], data["events"], URN)
     # P3: before 6/10 = 60.0%, since = 9/10 = 90.0%; P2 has under 10 sessions each side.
     assert improved.to_dict("records") == [
         {
