@@ -46,7 +46,14 @@ class Unrecognised:
 
 
 def parse_ts(ts: str) -> datetime:
-    return datetime.strptime(ts, "%Y%m%dT%H%M%S")
+    """`YYYYMMDDTHHMMSS` (the naming patterns guarantee the digits) as a datetime; ValueError
+    for an impossible date or time, as strptime gave. Sliced, not strptime: a daily run parses
+    every landing file's name (15,000 at M), and strptime is 20 times slower."""
+    if len(ts) != 15 or ts[8] not in "Tt" or not (ts[:8] + ts[9:]).isdigit():
+        raise ValueError(f"not a YYYYMMDDTHHMMSS time: {ts!r}")
+    return datetime(
+        int(ts[0:4]), int(ts[4:6]), int(ts[6:8]), int(ts[9:11]), int(ts[11:13]), int(ts[13:15])
+    )
 
 
 def discover(

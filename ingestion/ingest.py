@@ -79,10 +79,15 @@ class _Pending:
     gate: GateInput
 
 
-def _finish(home: Home, pending: list[_Pending], report: AcademyIngestReport) -> None:
-    """Gate the pending deliveries together, then write each one's gate result and, last, its
-    ledger entry. A run killed before this leaves no ledger entry for them, so the next run
-    processes them again and rewrites the same outputs."""
+def pending_rows(pending: list[_Pending]) -> int:
+    return sum(len(p.gate.frame) for p in pending)
+
+
+def finish(home: Home, pending: list[_Pending], reports: dict[str, AcademyIngestReport]) -> None:
+    """Gate the pending deliveries together (of one academy or many: `reports` by URN), then
+    write each one's gate result and, last, its ledger entry. A run killed before this leaves
+    no ledger entry for them, so the next run processes them again and rewrites the same
+    outputs."""
     if not pending:
         return
     results = run_gates([p.gate for p in pending])
@@ -90,7 +95,7 @@ def _finish(home: Home, pending: list[_Pending], report: AcademyIngestReport) ->
         store.write_json(result, _gate_path(home, item.delivery))
     for item, result in zip(pending, results, strict=True):
         if not result["passed"]:
-            report.gate_failures += 1
+            reports[item.delivery.urn].gate_failures += 1
         gate = {"passed": result["passed"], **result["summary"]}
         store.write_json({**item.ledger, "gate": gate}, _ledger_path(home, item.delivery))
     pending.clear()
@@ -271,7 +276,7 @@ def ingest_delivery(
     files: list[dict],
 ) -> _Pending | None:
     """Process one delivery (a roll snapshot is added to `rolls`). A loaded delivery comes back
-    pending: its gate runs in a batch (`_finish`), which writes its ledger entry."""
+    pending: its gate runs in a batch (`finish`), which writes its ledger entry."""
     ledger = {
         "urn": academy.urn,
         "delivery": delivery.key,
@@ -372,6 +377,19 @@ def ingest_academy(home: Home, urn: str, up_to: date | None = None) -> AcademyIn
     `up_to` limits ingestion to deliveries extracted on or before that day; the warehouse keeps
     every version, and as-of filtering happens in dbt, so this is an optimisation only.
     """
+    report, pending = stage_academy(home, urn, up_to)
+    finish(home, pending, {urn: report})
+    log.info("academy %s ingested: %s", urn, report.as_dict())
+    return report
+
+
+def stage_academy(
+    home: Home, urn: str, up_to: date | None = None
+) -> tuple[AcademyIngestReport, list[_Pending]]:
+    """`ingest_academy` without gating its last batch: the deliveries left pending (fewer
+    records than `gate_batch_rows`) come back so that a caller ingesting many academies can
+    gate them with other academies' in one GX validation (`finish`). Until then they have no
+    ledger entry, so a run killed in between simply processes them again."""
     trust = load_trust(home)
     academy = trust.academy(urn)
     calendar = load_calendars(home, trust)[urn]
@@ -396,8 +414,6 @@ def ingest_academy(home: Home, urn: str, up_to: date | None = None) -> AcademyIn
         item = ingest_delivery(home, academy, calendar, delivery, rolls, report, files)
         if item is not None:
             pending.append(item)
-            if sum(len(p.gate.frame) for p in pending) >= gate_batch_rows():
-                _finish(home, pending, report)
-    _finish(home, pending, report)
-    log.info("academy %s ingested: %s", urn, report.as_dict())
-    return report
+            if pending_rows(pending) >= gate_batch_rows():
+                finish(home, pending, {urn: report})
+    return report, pending

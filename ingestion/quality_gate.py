@@ -14,8 +14,8 @@ academy's exports back.
 
 GX is imported inside the functions (it takes seconds to import) with telemetry off. A GX
 validation costs a few tenths of a second whatever its size, so ingestion gates its deliveries
-in batches (`run_gates`: one validation per academy, kind and batch, results still per
-delivery and equal to `run_gate`'s).
+in batches (`run_gates`: one validation per kind of frame and batch, across academies, results
+still per delivery and equal to `run_gate`'s).
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ REJECTED_SHARE_WARNING = 0.05  # more than 5% of a delivery rejected: worth a lo
 DELIVERY = "_delivery"
 DAYS_AFTER = "_days_after_extraction"
 UPN_IN_DELIVERY = "_upn_in_delivery"
+# The batch form of the identity check: a delivery's own URN reads as OWN_URN, any other value
+# (another academy's URN) is kept, so one expectation serves deliveries of many academies.
+URN_IS_OWN = "_urn_is_own"
+OWN_URN = "\x00own"
 PARTIAL_UNEXPECTED = 20  # GX's default partial_unexpected_count
 
 
@@ -71,9 +75,27 @@ def _context() -> Any:
     return _CONTEXT
 
 
-def _marks_checks(urn: str, extracted_at: datetime | None) -> list[Check]:
-    """The marks suite. With `extracted_at` None it is the batch form (see `run_gates`): the
-    two checks bound to one delivery read the per-row columns `_batch_prepare` adds."""
+def warm_up() -> None:
+    """Import GX and make the context now: a caller that will gate later (pipeline.ingest_all)
+    pays the seconds of GX's import while its workers are still busy, not after them."""
+    import great_expectations.expectations  # noqa: F401
+
+    _context()
+
+
+def _identity(urn: str | None) -> Any:
+    """Every stored record is the academy's own; `urn` None is the batch form (URN_IS_OWN)."""
+    import great_expectations.expectations as gxe
+
+    if urn is None:
+        return gxe.ExpectColumnValuesToBeInSet(column=URN_IS_OWN, value_set=[OWN_URN])
+    return gxe.ExpectColumnValuesToBeInSet(column="urn", value_set=[urn])
+
+
+def _marks_checks(urn: str | None, extracted_at: datetime | None) -> list[Check]:
+    """The marks suite. With `urn` and `extracted_at` None it is the batch form (see
+    `run_gates`): the checks bound to one delivery read the per-row columns `_batch_prepare`
+    adds."""
     import great_expectations.expectations as gxe
     from great_expectations.expectations.row_conditions import Column
 
@@ -93,7 +115,7 @@ def _marks_checks(urn: str, extracted_at: datetime | None) -> list[Check]:
         Check(
             "identity: every stored record is this academy's",
             "error",
-            gxe.ExpectColumnValuesToBeInSet(column="urn", value_set=[urn]),
+            _identity(urn),
         ),
         Check(
             "UPN: 13 characters in the DfE pattern",
@@ -146,9 +168,9 @@ def _marks_checks(urn: str, extracted_at: datetime | None) -> list[Check]:
     ]
 
 
-def _roll_checks(urn: str, batch: bool = False) -> list[Check]:
-    """The roll suite; in the batch form the key check reads `_batch_prepare`'s per-delivery
-    key column."""
+def _roll_checks(urn: str | None, batch: bool = False) -> list[Check]:
+    """The roll suite; in the batch form (`urn` None) the identity and key checks read
+    `_batch_prepare`'s per-delivery columns."""
     import great_expectations.expectations as gxe
     from great_expectations.expectations.row_conditions import Column
 
@@ -157,7 +179,7 @@ def _roll_checks(urn: str, batch: bool = False) -> list[Check]:
         Check(
             "identity: every stored record is this academy's",
             "error",
-            gxe.ExpectColumnValuesToBeInSet(column="urn", value_set=[urn]),
+            _identity(urn),
         ),
         Check(
             "UPN: 13 characters in the DfE pattern",
@@ -339,13 +361,15 @@ def run_gate(
 def run_gates(gates: list[GateInput]) -> list[dict[str, Any]]:
     """`run_gate` for many deliveries at once, with the same results.
 
-    GX's cost is mostly per validation, not per record (about 0.3 s for a delivery of any
-    size here), and a full rebuild has thousands of deliveries. So deliveries of one academy
-    and kind whose columns have the same types are stacked into one frame and validated once
-    with every unexpected row listed (result format COMPLETE); each delivery's counts, success
-    and examples are then read off its own rows. The two checks tied to one delivery run on
-    per-row columns: days after the row's own extraction day (<= 0), and keys that include
-    the delivery. If GX raises on any check of a batch, each delivery is validated alone.
+    GX's cost is mostly per validation, not per record (0.3 to 0.6 s for a delivery of any
+    size here), and a full rebuild has thousands of deliveries while a daily run has one or
+    two per academy. So deliveries of one kind whose columns have the same types, of any
+    academies, are stacked into one frame and validated once with every unexpected row listed
+    (result format COMPLETE); each delivery's counts, success and examples are then read off
+    its own rows. The three checks tied to one delivery run on per-row columns: the URN
+    compared with the delivery's own, days after the row's own extraction day (<= 0), and keys
+    that include the delivery. If GX raises on any check of a batch, each delivery is
+    validated alone.
     """
     results: dict[int, dict[str, Any]] = {}
     groups: dict[tuple, list[int]] = {}
@@ -353,11 +377,11 @@ def run_gates(gates: list[GateInput]) -> list[dict[str, Any]]:
     for i, (gate, data) in enumerate(zip(gates, prepared, strict=True)):
         family = "pupils" if gate.kind == "pupils" else "marks"
         signature = tuple((c, str(t)) for c, t in data.dtypes.items())
-        groups.setdefault((family, gate.urn, signature), []).append(i)
-    for (family, urn, _), members in groups.items():
+        groups.setdefault((family, signature), []).append(i)
+    for (family, _), members in groups.items():
         batch = [gates[i] for i in members]
         if len(members) > 1:
-            found = _run_batch(family, urn, batch, [prepared[i] for i in members])
+            found = _run_batch(family, batch, [prepared[i] for i in members])
         else:
             found = None
         if found is None:
@@ -369,6 +393,9 @@ def run_gates(gates: list[GateInput]) -> list[dict[str, Any]]:
 def _batch_prepare(family: str, gates: list[GateInput], frames: list[pd.DataFrame]) -> pd.DataFrame:
     data = pd.concat(frames, ignore_index=True)
     owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+    own = np.array([g.urn for g in gates], dtype=object)[owner]
+    # A missing URN stays missing (`!=` is true for it), as GX skips it in the single form.
+    data[URN_IS_OWN] = data["urn"].where(data["urn"].to_numpy(object) != own, OWN_URN)
     if family == "pupils":
         upn = data["upn"]
         data[UPN_IN_DELIVERY] = (pd.Series(owner).astype(str) + "|" + upn.astype(str)).where(
@@ -386,11 +413,11 @@ def _batch_prepare(family: str, gates: list[GateInput], frames: list[pd.DataFram
 
 
 def _run_batch(
-    family: str, urn: str, gates: list[GateInput], frames: list[pd.DataFrame]
+    family: str, gates: list[GateInput], frames: list[pd.DataFrame]
 ) -> list[dict[str, Any]] | None:
-    checks = _roll_checks(urn, batch=True) if family == "pupils" else _marks_checks(urn, None)
+    checks = _roll_checks(None, batch=True) if family == "pupils" else _marks_checks(None, None)
     data = _batch_prepare(family, gates, frames)
-    validation = _validate(data, checks, f"{family}_{urn}_batch", {"result_format": "COMPLETE"})
+    validation = _validate(data, checks, f"{family}_batch", {"result_format": "COMPLETE"})
     if any((r.exception_info or {}).get("raised_exception") for r in validation.results):
         return None
     owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])

@@ -21,6 +21,7 @@ from ingestion.quality_gate import GateInput, run_gate, run_gates
 from tests.builders import URN, upn
 
 COLUMNS = ["UPN", "Date", "Mark"]
+OTHER = "140998"  # a second academy of the trust
 
 
 def _slow(raw: bytes, required: list[str], skip_lines: int = 0):
@@ -143,6 +144,14 @@ def test_batched_gate_equals_one_gate_per_delivery():
             datetime(2025, 9, 8, 19),
             "d",
         ),
+        # Another academy in the same batch: its own URN passes, the first academy's does not.
+        GateInput(
+            "long_csv",
+            _marks([{"urn": OTHER}, {"urn": URN, "upn": upn(2)}, {"urn": OTHER}], d1),
+            OTHER,
+            datetime(2025, 9, 8, 18),
+            "a",
+        ),
     ]
     rolls = [
         pd.DataFrame(
@@ -161,13 +170,17 @@ def test_batched_gate_equals_one_gate_per_delivery():
     gates += [
         GateInput("pupils", rolls[0], URN, datetime(2025, 9, 1, 7), "pupils_a"),
         GateInput("pupils", rolls[1], URN, datetime(2025, 9, 2, 7), "pupils_b"),
+        GateInput("pupils", rolls[1].assign(urn=OTHER), OTHER, datetime(2025, 9, 2, 7), "p"),
     ]
     # Both families really run as batches (not the one-by-one fallback).
-    for family, members in (("marks", gates[:4]), ("pupils", gates[4:])):
+    for family, members in (("marks", gates[:5]), ("pupils", gates[5:])):
         frames = [quality_gate._prepared(g) for g in members]
-        assert quality_gate._run_batch(family, URN, members, frames) is not None
+        assert quality_gate._run_batch(family, members, frames) is not None
     batched = run_gates(gates)
     alone = [run_gate(g.kind, g.frame, g.urn, g.extracted_at, g.name) for g in gates]
     for got, want in zip(batched, alone, strict=True):
         assert got == want
-    assert not alone[2]["passed"] and alone[0]["passed"] and not alone[4]["passed"]
+    assert not alone[2]["passed"] and alone[0]["passed"] and not alone[5]["passed"]
+    identity = [r for r in alone[4]["results"] if r["check"].startswith("identity")][0]
+    assert (identity["unexpected_count"], identity["examples"]) == (1, [URN])
+    assert alone[7]["passed"] == alone[6]["passed"]
