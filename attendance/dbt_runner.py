@@ -49,7 +49,19 @@ def run_dbt(home: Home, command: str, run_date: date, extra: list[str] | None = 
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(home))
-    args = [
+    try:
+        manifest = None if command == "parse" else parsed_manifest(home, run_date)
+        result = dbtRunner(manifest=manifest).invoke(dbt_args(home, command, run_date, extra))
+    finally:
+        _release_duckdb()
+    if not result.success:
+        raise DbtFailed(f"dbt {command} failed for {run_date}: {result.exception or 'see dbt log'}")
+
+
+def dbt_args(home: Home, command: str, run_date: date, extra: list[str] | None = None) -> list[str]:
+    """The command line of every invocation: this project and profile, the home's own target
+    and log folders, the run date as a var."""
+    return [
         command,
         "--project-dir",
         str(DBT_PROJECT),
@@ -64,13 +76,6 @@ def run_dbt(home: Home, command: str, run_date: date, extra: list[str] | None = 
         "--quiet",
         *(extra or []),
     ]
-    try:
-        manifest = None if command == "parse" else parsed_manifest(home, run_date)
-        result = dbtRunner(manifest=manifest).invoke(args)
-    finally:
-        _release_duckdb()
-    if not result.success:
-        raise DbtFailed(f"dbt {command} failed for {run_date}: {result.exception or 'see dbt log'}")
 
 
 def target_path(home: Home) -> Path:
@@ -100,12 +105,42 @@ def _parse_key(home: Home) -> str:
     from dbt.version import __version__
 
     digest = hashlib.sha256(f"{__version__}\0{home.root}".encode())
-    for path in sorted(DBT_PROJECT.rglob("*")):
-        relative = path.relative_to(DBT_PROJECT)
-        if path.is_file() and relative.parts[0] not in ("target", "logs", "dbt_packages"):
+    _digest_files(digest, DBT_PROJECT, skip=("target", "logs", "dbt_packages"))
+    return digest.hexdigest()
+
+
+def _digest_files(digest: Any, folder: Path, skip: tuple[str, ...] = ()) -> None:
+    """Feed every file under `folder` (name and bytes, in a fixed order) into `digest`."""
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and relative.parts[0] not in skip:
             digest.update(f"\0{relative}\0".encode())
             digest.update(path.read_bytes())
-    return digest.hexdigest()
+
+
+BUILD_FINGERPRINT = "build_fingerprint.txt"
+
+
+def write_build_fingerprint(home: Home) -> str:
+    """Record what every incremental model's kept rows depend on besides the marks: the dbt
+    project (models, macros, seeds such as the code tables, thresholds) and the home's
+    configuration (calendars, policies, the trust's academies). The marts compare it with the
+    fingerprint their previous build recorded and rebuild in full when it differs, so a new
+    policy, calendar or model version never leaves rows computed under the old one behind
+    (dbt_project/macros/incremental.sql). Written by rename: a reader never sees half of it."""
+    from dbt.version import __version__
+
+    digest = hashlib.sha256(__version__.encode())
+    _digest_files(digest, DBT_PROJECT, skip=("target", "logs", "dbt_packages"))
+    digest.update(b"\0config\0")
+    _digest_files(digest, home.config)
+    value = digest.hexdigest()
+    path = home.warehouse / BUILD_FINGERPRINT
+    if not path.exists() or path.read_text() != value:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(value)
+        tmp.replace(path)
+    return value
 
 
 def _load(cache: Path, key: str) -> Any:
@@ -129,22 +164,7 @@ def _parse(home: Home, run_date: date) -> Any:
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(home))
-    result = dbtRunner().invoke(
-        [
-            "parse",
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(target_path(home)),
-            "--log-path",
-            str(home.warehouse / "dbt_logs"),
-            "--vars",
-            dbt_vars(run_date),
-            "--quiet",
-        ]
-    )
+    result = dbtRunner().invoke(dbt_args(home, "parse", run_date))
     if not result.success:
         raise DbtFailed(f"dbt parse failed: {result.exception or 'see dbt log'}")
     return result.result

@@ -54,6 +54,8 @@ For each school day in order, for every pupil with a row that day:
      except the exit rule and the new year. An escalation whose `when` fails on the review day
      is checked again every later day (monitoring continues).
 A pupil with no row on a day (not on roll) keeps their state; their days at stage still count.
+The loop can also start from each pupil's state on an earlier day instead of the year's first
+school day (`compute_stages(..., initial=...)`): a daily run then computes only the changed days.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -169,6 +172,8 @@ STAGE_DAILY_COLUMNS = [
     "school_days_at_stage",
     "action_due",
 ]
+# A resumed pupil's state (see compute_stages), plus the measure columns on its entry day.
+INITIAL_COLUMNS = ["urn", "upn", "stage", "stage_since", "stage_since_school_day_index"]
 EVENT_COLUMNS = [
     "urn",
     "upn",
@@ -474,7 +479,7 @@ def _needed_columns(used: Iterable[str], available: Iterable[str]) -> list[str]:
 
 
 def compute_stages(
-    daily: pd.DataFrame, policy: dict[str, Any]
+    daily: pd.DataFrame, policy: dict[str, Any], initial: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stage of every pupil on every school day of one academy, and the dated action events.
 
@@ -488,6 +493,21 @@ def compute_stages(
       a string per row would cost more than the computation at 7.6M rows;
     - events, one row per move, sorted by event_date, urn, upn: EVENT_COLUMNS, `kind` 'entry'
       or 'exit', `reason` a sentence naming the rule and the figures.
+
+    `initial` resumes the day loop instead of starting it at the year's first school day, so
+    a daily run recomputes only the days that changed (issue #4). It holds one row per pupil
+    of `daily` (INITIAL_COLUMNS plus the policy's measure columns): the pupil's state at the
+    end of their last school day before their first row in `daily`, as the stage_daily row of
+    that day says it: `stage`, `stage_since` (same type as `calendar_date`) and
+    `stage_since_school_day_index` (that row's school_day_index minus its
+    school_days_at_stage), and for a pupil above stage 0 the measures as they stood on the
+    `stage_since` day (what "since entry" conditions and event reasons compare against; unread
+    for stage 0). A pupil with no earlier day is at stage 0 since the year's first school day.
+    The states are taken to be in the academic year of the first day in `daily`: no reset
+    happens on that day, so a resume must not cross into a new year (compute that year from
+    its first school day instead); later new years in `daily` still reset as usual. With the
+    state of the full computation, the rows and events returned are exactly those the full
+    computation gives for the same pupil-days.
     """
     used = validate_policy(policy)
     stages = policy["stages"]
@@ -505,7 +525,7 @@ def compute_stages(
     # Pupils numbered in (urn, upn) order; days numbered by school_day_index.
     urn_code, urn_vals = _factorize_text(daily["urn"])
     upn_code, upn_vals = _factorize_text(daily["upn"])
-    pupil, _ = pd.factorize(urn_code * len(upn_vals) + upn_code, sort=True)
+    pupil, pupil_keys = pd.factorize(urn_code * len(upn_vals) + upn_code, sort=True)
     n_pupils = int(pupil.max()) + 1
     day, day_sdi = pd.factorize(daily["school_day_index"].to_numpy(dtype=np.int64), sort=True)
     day_sdi = np.asarray(day_sdi, dtype=np.int64)
@@ -528,13 +548,7 @@ def compute_stages(
 
     arrays: dict[str, np.ndarray] = {}
     for name in needed:
-        col = daily[name]
-        if name in MEASURES and MEASURES[name].kind == "flag":
-            values = col.eq(True).to_numpy(dtype=bool)  # a missing flag counts as not set
-        elif name in MEASURES and MEASURES[name].kind == "pct":
-            values = col.to_numpy(dtype=np.float64)
-        else:
-            values = col.to_numpy(dtype=np.int64)
+        values = _measure_values(name, daily[name])
         arrays[name] = values if in_order else values[order]
     cols = _Columns(arrays)
     row_dates = dates_in if in_order else dates_in[order]
@@ -560,6 +574,24 @@ def compute_stages(
     out_new = np.zeros(n, dtype=bool)
     events = _Events([], [], [], [], [])
     year = None
+    if initial is not None:
+        first_day = day[perm][np.searchsorted(pupil[perm], np.arange(n_pupils))]
+        start = _Resume.read(
+            initial, needed, n_stages, (urn_vals, upn_vals, np.asarray(pupil_keys)), dates_in
+        )
+        start.check(day_sdi[first_day])
+        stage[:] = start.stage
+        since_day[:] = n_days + np.arange(n_pupils)
+        entry_row[:] = np.where(start.stage > 0, n + start.entry, -1)
+        # The entry days live after the frame's own rows and days: an entry row index >= n
+        # and a since_day index >= n_days point at them, so conditions, reasons and the
+        # output read them as they would read a day of the frame.
+        for name, extra in start.measures.items():
+            cols.arrays[name] = np.concatenate([cols.arrays[name], extra])
+        row_dates = np.concatenate([row_dates, start.entry_dates])
+        day_sdi = np.concatenate([day_sdi, start.since_sdi])
+        day_dates = np.concatenate([day_dates, start.since_dates])
+        year = day_year[0]  # the states are of the first day's year: no reset on it
 
     for d in range(n_days):
         if day_year[d] != year:  # new academic year: everyone back to stage 0, no event
@@ -622,6 +654,99 @@ def compute_stages(
     return stage_daily, _event_frame(
         events, policy, cols, daily, order, row_dates, names, actions, n_stages
     )
+
+
+def _measure_values(name: str, column: pd.Series) -> np.ndarray:
+    """A measure column as the engine compares it: flags as bools, percentages as floats,
+    counts as integers."""
+    kind = MEASURES[name].kind if name in MEASURES else "count"
+    if kind == "flag":
+        return column.eq(True).to_numpy(dtype=bool)  # a missing flag counts as not set
+    if kind == "pct":
+        return column.to_numpy(dtype=np.float64)
+    return column.to_numpy(dtype=np.int64)
+
+
+@dataclass
+class _Resume:
+    """The `initial` frame of `compute_stages`, one entry per pupil of the frame, in pupil
+    number order: each pupil's stage, the day it was entered (index and date, which the day
+    loop appends after the frame's days) and, for pupils above stage 0, the entry day's
+    measures (appended after the frame's rows; `entry` numbers those pupils 0, 1, ...)."""
+
+    stage: np.ndarray
+    since_sdi: np.ndarray
+    since_dates: np.ndarray
+    entry: np.ndarray
+    entry_dates: np.ndarray
+    measures: dict[str, np.ndarray]
+
+    @classmethod
+    def read(
+        cls,
+        initial: pd.DataFrame,
+        needed: list[str],
+        n_stages: int,
+        pupils: tuple[np.ndarray, np.ndarray, np.ndarray],
+        dates_in: np.ndarray,
+    ) -> _Resume:
+        urn_vals, upn_vals, pupil_keys = pupils
+        missing = sorted(set(INITIAL_COLUMNS) - set(initial.columns))
+        if missing:
+            raise ValueError(f"initial frame is missing columns: {missing}")
+        urn_i = pd.Index(urn_vals).get_indexer(initial["urn"].astype(str))
+        upn_i = pd.Index(upn_vals).get_indexer(initial["upn"].astype(str))
+        key = np.where((urn_i >= 0) & (upn_i >= 0), urn_i * len(upn_vals) + upn_i, -1)
+        pupil = pd.Index(pupil_keys).get_indexer(key)
+        keep = np.flatnonzero(pupil >= 0)  # a state for a pupil not in the frame is unused
+        pupil = pupil[keep]
+        if len(pupil) != len(pupil_keys) or len(np.unique(pupil)) != len(pupil):
+            raise ValueError("initial frame needs exactly one row per pupil of the daily frame")
+        rows = initial.iloc[keep[np.argsort(pupil)]]
+        stage = rows["stage"].to_numpy(dtype=np.int64)
+        if ((stage < 0) | (stage > n_stages)).any():
+            raise ValueError(f"initial stage outside 0..{n_stages}")
+        since_dates = _dates_like(rows["stage_since"], dates_in)
+        staged = stage > 0
+        measures: dict[str, np.ndarray] = {}  # none when no pupil is above stage 0
+        if staged.any():
+            absent = sorted(set(needed) - set(rows.columns))
+            if absent:
+                raise ValueError(f"initial frame is missing the entry-day measures {absent}")
+            at_entry = rows[staged]
+            for name in needed:
+                counted = name not in MEASURES or MEASURES[name].kind == "count"
+                if counted and at_entry[name].isna().any():
+                    raise ValueError(f"initial frame has no entry-day {name} for a pupil above 0")
+                measures[name] = _measure_values(name, at_entry[name])
+        return cls(
+            stage=stage.astype(np.int16),
+            since_sdi=rows["stage_since_school_day_index"].to_numpy(dtype=np.int64),
+            since_dates=since_dates,
+            entry=np.cumsum(staged) - 1,
+            entry_dates=since_dates[staged],
+            measures=measures,
+        )
+
+    def check(self, first_sdi: np.ndarray) -> None:
+        """A stage is entered before the pupil's first resumed day (stage 0 may date from
+        that day: the year's first school day of a pupil with no earlier day)."""
+        late = self.since_sdi > first_sdi
+        late |= (self.stage > 0) & (self.since_sdi == first_sdi)
+        if late.any():
+            raise ValueError("initial stage_since must be before the pupil's first day in daily")
+
+
+def _dates_like(column: pd.Series, dates_in: np.ndarray) -> np.ndarray:
+    """Dates of the initial frame in the type of the frame's calendar_date, so that resumed
+    output columns hold one type whatever the source."""
+    if dates_in.dtype.kind == "M":
+        return pd.to_datetime(column).to_numpy().astype(dates_in.dtype)
+    values = column.to_numpy(dtype=object)
+    sample = dates_in[0] if len(dates_in) else None
+    if isinstance(sample, date) and not isinstance(sample, datetime):
+        return np.array([pd.Timestamp(v).date() for v in values], dtype=object)
+    return values
 
 
 def _factorize_text(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:

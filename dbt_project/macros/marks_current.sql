@@ -28,7 +28,7 @@
 
 {# {'mode': 'full'} or {'mode': 'incremental', 'files': [new file paths]} #}
 {% macro marks_current_plan() %}
-  {% if not execute or flags.FULL_REFRESH %}
+  {% if not execute or flags.FULL_REFRESH or not is_incremental() %}
     {{ return({'mode': 'full'}) }}
   {% endif %}
   {% set current = adapter.get_relation(this.database, this.schema, this.identifier) %}
@@ -62,8 +62,20 @@
   {{ return({'mode': 'incremental', 'files': run_query(new_files).columns[0].values() | list}) }}
 {% endmacro %}
 
+{# Pre-hook: a full build over the existing table starts from an empty one (the table is kept
+   rather than replaced so that the incremental path can delete and insert a few keys). #}
+{% macro marks_current_clear(plan) %}
+  {% if plan.mode == 'full' and execute and is_incremental() %}
+    delete from {{ this }}
+  {% else %}
+    select 1
+  {% endif %}
+{% endmacro %}
+
 {# Post-hook: record D and the files wholly known on D (all of them after a full build; the
-   recorded ones plus the new ones that qualify after an incremental one). #}
+   recorded ones plus the new ones that qualify after an incremental one), the pupils whose
+   winners were re-ranked with the earliest date re-ranked (`int_marks_current_touched`, what
+   the models downstream recompute from: int_pupil_changes), and how this build was made. #}
 {% macro marks_current_record(plan) %}
   {% set files = [] if plan.mode == 'full' else plan.files %}
   {% if plan.mode == 'full' or files %}
@@ -77,12 +89,30 @@
     inner join (
         select filename
         from read_parquet({{ "'" ~ marks_glob() ~ "'" if plan.mode == 'full' else files }},
-                          filename = true, union_by_name = true)
+                          filename = true)
         group by filename
         having max(cast(extracted_at as date)) <= {{ run_date() }}
            and max(mark_date) <= {{ run_date() }}
     ) as known on known.filename = blob.filename;
   {% endif %}
+  create or replace table {{ this.schema }}.int_marks_current_touched as
+  {% if plan.mode == 'incremental' and files %}
+    select urn, upn, min(mark_date) as first_date
+    from read_parquet({{ files }})
+    where cast(extracted_at as date) <= {{ run_date() }}
+      and mark_date <= {{ run_date() }}
+      and mark_date >= {{ academic_year_start(run_date()) }} - interval 1 year
+    group by urn, upn;
+  {% else %}
+    select cast(null as varchar) as urn, cast(null as varchar) as upn,
+           cast(null as date) as first_date
+    where false;
+  {% endif %}
   create or replace table {{ marks_current_build() }} as
-  select {{ run_date() }} as run_date, {{ academic_year_start(run_date()) }} as year_start;
+  select {{ run_date() }} as run_date,
+         {{ academic_year_start(run_date()) }} as year_start,
+         {% if plan.mode == 'incremental' -%}
+           (select max(run_date) from {{ marks_current_build() }})
+         {%- else -%} cast(null as date) {%- endif %} as previous_run_date,
+         '{{ plan.mode }}' as mode;
 {% endmacro %}

@@ -2,7 +2,15 @@
 -- extraction known on D wins; ties go to the later file name, then the later row.
 -- Incremental when D moves forward in the same academic year (macros/marks_current.sql): the
 -- winners already known are kept and only the keys the new deliveries touch are re-ranked.
-{{ config(post_hook="{{ marks_current_record(marks_current_plan()) }}") }}
+-- The table is kept between runs: a full build empties it first (pre-hook), an incremental
+-- one replaces the re-ranked keys (delete+insert on the key).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['urn', 'upn', 'mark_date', 'session'],
+    pre_hook="{{ marks_current_clear(marks_current_plan()) }}",
+    post_hook="{{ marks_current_record(marks_current_plan()) }}",
+) }}
 {%- set plan = marks_current_plan() %}
 {%- if plan.mode == 'full' %}
 with ranked as (
@@ -20,7 +28,7 @@ with new_versions as (
     -- the versions in the files not yet read that are known on D (as stg_marks filters them)
     select urn, upn, mark_date, session, code, minutes_late, arrival_time,
            source_file, source_row, delivery, extracted_at
-    from read_parquet({{ plan.files }}, union_by_name = true)
+    from read_parquet({{ plan.files }})
     where cast(extracted_at as date) <= {{ run_date() }}
       and mark_date <= {{ run_date() }}
       and mark_date >= {{ academic_year_start(run_date()) }} - interval 1 year
@@ -47,22 +55,10 @@ ranked as (
             on touched.urn = cur.urn and touched.upn = cur.upn
            and touched.mark_date = cur.mark_date and touched.session = cur.session
     )
-),
-
-kept as (
-    select cur.*
-    from {{ this }} as cur
-    anti join touched
-        on touched.urn = cur.urn and touched.upn = cur.upn
-       and touched.mark_date = cur.mark_date and touched.session = cur.session
 )
 {%- else %}
 with ranked as (
     select *, 2 as version_rank from {{ this }} where false
-),
-
-kept as (
-    select * from {{ this }}
 )
 {%- endif %}
 
@@ -80,19 +76,3 @@ select
     extracted_at
 from ranked
 where version_rank = 1
-{%- if plan.mode != 'full' %}
-union all
-select
-    urn,
-    upn,
-    mark_date,
-    session,
-    code,
-    minutes_late,
-    arrival_time,
-    source_file,
-    source_row,
-    delivery,
-    extracted_at
-from kept
-{%- endif %}

@@ -1,6 +1,18 @@
 -- One row per pupil per school day of D's academic year up to D: the measures as they stood
 -- at the end of that day. Feeds the stage engine (a stage depends on the path, not just on D)
 -- and the "new since the previous school day" comparisons.
+-- Incremental (macros/incremental.sql): a run recomputes each changed pupil's rows from the
+-- first school day of the week of int_pupil_changes.changed_from, carrying the running sums
+-- and the unexplained run on from the pupil's kept row of the school day before.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ clear_stale_rows('kept.calendar_date >= changes.changed_week_from') }}",
+    post_hook="{{ log_build() }}",
+) }}
+-- depends_on: {{ ref('int_build_plan') }}
+-- depends_on: {{ ref('int_pupil_changes') }}
+{%- set incremental = downstream_mode() == 'incremental' %}
 with year_days as (
     select urn, calendar_date, academic_year, school_day_index, school_week_index
     from {{ ref('stg_calendar') }}
@@ -9,9 +21,50 @@ with year_days as (
 ),
 
 pupils as (
-    select distinct urn, upn
+    -- the grid's pupils (a mark this year), each with the day its rows start
+    {%- if incremental %}
+    select changes.urn, changes.upn, changes.changed_week_from as grid_from,
+           cal.school_week_index as grid_from_week
+    from {{ ref('int_pupil_changes') }} as changes
+    inner join {{ ref('stg_calendar') }} as cal
+        on cal.urn = changes.urn and cal.calendar_date = changes.changed_week_from
+    semi join {{ ref('fct_pupil_day') }} as day
+        on day.urn = changes.urn
+       and day.upn = changes.upn
+       and day.mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
+    {%- else %}
+    select distinct urn, upn, {{ academic_year_start(run_date()) }} as grid_from,
+           cast(null as integer) as grid_from_week
     from {{ ref('fct_pupil_day') }}
     where mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
+    {%- endif %}
+),
+
+seeds as (
+    -- where each pupil's sums stood at the end of the school day before grid_from
+    {%- if incremental %}
+    select kept.urn, kept.upn, kept.possible_ytd, kept.attended_ytd, kept.absence_ytd,
+           kept.unauthorised_ytd, kept.consecutive_unexplained_days
+    from {{ this }} as kept
+    inner join (
+        select pupils.urn, pupils.upn, max(cal.calendar_date) as seed_date
+        from pupils
+        inner join {{ ref('stg_calendar') }} as cal
+            on cal.urn = pupils.urn
+           and cal.is_school_day
+           and cal.calendar_date >= {{ academic_year_start(run_date()) }}
+           and cal.calendar_date < pupils.grid_from
+        group by pupils.urn, pupils.upn
+    ) as seed_days
+        on seed_days.urn = kept.urn
+       and seed_days.upn = kept.upn
+       and seed_days.seed_date = kept.calendar_date
+    {%- else %}
+    select cast(null as varchar) as urn, cast(null as varchar) as upn,
+           0 as possible_ytd, 0 as attended_ytd, 0 as absence_ytd, 0 as unauthorised_ytd,
+           0 as consecutive_unexplained_days
+    where false
+    {%- endif %}
 ),
 
 grid as (
@@ -36,23 +89,35 @@ grid as (
             when coalesce(day.marked_sessions, 0) > 0
                  and coalesce(day.possible_sessions, 0) = 0 then 'S'
             else 'E'
-        end as unexplained_class
+        end as unexplained_class,
+        coalesce(seeds.possible_ytd, 0) as seed_possible,
+        coalesce(seeds.attended_ytd, 0) as seed_attended,
+        coalesce(seeds.absence_ytd, 0) as seed_absence,
+        coalesce(seeds.unauthorised_ytd, 0) as seed_unauthorised,
+        coalesce(seeds.consecutive_unexplained_days, 0) as seed_unexplained_run
     from pupils
     inner join year_days
         on pupils.urn = year_days.urn
+       and year_days.calendar_date >= pupils.grid_from
     left join {{ ref('fct_pupil_day') }} as day
         on day.urn = pupils.urn
        and day.upn = pupils.upn
        and day.mark_date = year_days.calendar_date
+       {%- if incremental %}
+       and day.mark_date >= (select min(grid_from) from pupils)
+       {%- endif %}
+    left join seeds on seeds.urn = pupils.urn and seeds.upn = pupils.upn
 ),
 
 cumulative as (
+    -- running sums from grid_from, on top of the seed (none in a full build)
     select
         *,
-        cast(sum(possible_sessions) over w as integer) as possible_ytd,
-        cast(sum(attended_sessions) over w as integer) as attended_ytd,
-        cast(sum(absence_sessions) over w as integer) as absence_ytd,
-        cast(sum(unauthorised_sessions) over w as integer) as unauthorised_ytd,
+        cast(seed_possible + sum(possible_sessions) over w as integer) as possible_ytd,
+        cast(seed_attended + sum(attended_sessions) over w as integer) as attended_ytd,
+        cast(seed_absence + sum(absence_sessions) over w as integer) as absence_ytd,
+        cast(seed_unauthorised + sum(unauthorised_sessions) over w as integer)
+            as unauthorised_ytd,
         cast(sum(case when unexplained_class = 'U' then 1 else 0 end) over w as integer) as unexplained_days_cum,
         cast(sum(absence_sessions) over wk as integer) as absence_week_to_date,
         cast(sum(unauthorised_sessions) over wk as integer) as unauthorised_week_to_date,
@@ -72,7 +137,7 @@ with_run as (
                 partition by urn, upn order by school_day_index
                 rows between unbounded preceding and current row
             ),
-            0
+            -seed_unexplained_run  -- no E since grid_from: the run carries on
         ) as consecutive_unexplained_days
     from cumulative
 ),
@@ -91,7 +156,13 @@ week_sessions as (
     from (
         select urn, upn, school_week_index,
                absence_sessions, unauthorised_sessions, unauthorised_n_sessions
-        from {{ ref('int_pupil_week') }}
+        from {{ ref('int_pupil_week') }} as pw
+        {%- if incremental %}
+        semi join pupils
+            on pupils.urn = pw.urn
+           and pupils.upn = pw.upn
+           and pw.school_week_index >= pupils.grid_from_week - {{ var('rolling_school_weeks') - 1 }}
+        {%- endif %}
         union all
         select urn, upn, school_week_index, 0, 0, 0 from weeks
     )

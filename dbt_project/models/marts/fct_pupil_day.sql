@@ -1,4 +1,14 @@
 -- The pupil-day fact: exactly one row per academy, pupil and date with a mark.
+-- Incremental like fct_pupil_session: each changed pupil's days from the earliest re-ranked
+-- mark on are recomputed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ clear_stale_rows('kept.mark_date >= changes.marks_from') }}",
+    post_hook="{{ log_build() }}",
+) }}
+-- depends_on: {{ ref('int_build_plan') }}
+-- depends_on: {{ ref('int_pupil_changes') }}
 select
     urn,
     upn,
@@ -20,5 +30,6 @@ select
     cast(sum(coalesce(minutes_late, 0) * is_late) as integer) as minutes_late,
     cast(sum(case when minutes_late is not null then is_late else 0 end) as integer)
         as late_sessions_with_minutes
-from {{ ref('fct_pupil_session') }}
+from {{ ref('fct_pupil_session') }} as sessions
+{{ changed_rows_only('sessions', 'mark_date', 'marks_from') }}
 group by urn, upn, mark_date

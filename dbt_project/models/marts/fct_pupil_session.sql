@@ -1,5 +1,15 @@
 -- The pupil-session fact: one row per academy, pupil, date and session, the winning mark as
 -- known on D, with what it counts as (read with the code set in force on its date).
+-- Incremental (macros/incremental.sql): a run replaces each changed pupil's rows from the
+-- earliest re-ranked mark on.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ clear_stale_rows('kept.mark_date >= changes.marks_from') }}",
+    post_hook="{{ log_build() }}",
+) }}
+-- depends_on: {{ ref('int_build_plan') }}
+-- depends_on: {{ ref('int_pupil_changes') }}
 select
     marks.urn,
     marks.upn,
@@ -33,3 +43,4 @@ inner join {{ ref('stg_dfe_codes') }} as codes
 left join {{ ref('stg_calendar') }} as cal
     on cal.urn = marks.urn
    and cal.calendar_date = marks.mark_date
+{{ changed_rows_only('marks', 'mark_date', 'marks_from') }}

@@ -4,6 +4,19 @@ A stage depends on the path a pupil took (time at a stage, improvement since ent
 it is computed by walking the school days in order with the policy engine in
 `attendance.stages`, one academy at a time with that academy's policy.
 
+Incremental (issue #4: one new day must not recompute the year). `int_build_plan` says whether
+this run is 'full' or 'incremental'; in incremental mode `int_pupil_changes` lists the pupils
+whose `int_pupil_daily` rows changed from a date `changed_from` on, and this table still holds
+the rows built for the previous run date. For those pupils only, the engine resumes from the
+state kept in this table on the pupil's last day before `changed_from` (stage, stage_since,
+school_days_at_stage, and the measures of `int_pupil_daily` on the stage_since day) and
+computes the days from `changed_from` to D; the model returns only those rows, which replace
+the old ones (delete+insert on the key). In full mode every row is computed as before and
+replaces its key. Either way the post-hooks (schema.yml) then drop the rows whose pupil-day
+is no longer in `int_pupil_daily` (macros/stage_daily.sql) and log the build, which keeps the
+model in the lockstep of macros/incremental.sql: a failed or missing build makes the next
+run full.
+
 Memory: `int_pupil_daily` holds every pupil x school day of the trust (8 million rows for
 40,000 pupils), so it is never pulled whole into pandas. For each academy DuckDB filters and
 projects the relation to that academy's rows and the columns its policy reads, and the result
@@ -32,17 +45,31 @@ OUTPUT = pa.schema(
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key=["urn", "upn", "calendar_date"],
+    )  # and a post-hook, in schema.yml (no Jinja in a Python model): macros/stage_daily.sql
     from attendance.config import load_policy, load_trust
     from attendance.home import Home
 
     home = Home.resolve(os.environ.get("ATTENDANCE_HOME"))
     trust = load_trust(home)
     daily = dbt.ref("int_pupil_daily")
+    plan = dbt.ref("int_build_plan")
+    changes = dbt.ref("int_pupil_changes")
+    mode = plan.project("mode").fetchall()[0][0]
+    policies = {a.policy: load_policy(home, a.policy) for a in trust.academies}
+    resume = None
+    if dbt.is_incremental and mode == "incremental":
+        resume = _kept_states(session, daily, changes, str(dbt.this), policies.values())
     tables = []
     for academy in trust.academies:
-        policy = load_policy(home, academy.policy)
-        table = _academy_stages(daily, academy.urn, academy.policy, policy)
+        policy = policies[academy.policy]
+        if resume is None:
+            table = _academy_stages(daily, academy.urn, academy.policy, policy)
+        else:
+            table = _academy_resumed(session, daily, changes, resume, academy, policy)
         if table is not None:
             tables.append(table)
     if not tables:
@@ -50,17 +77,107 @@ def model(dbt, session):
     return pa.concat_tables(tables)
 
 
+def _sub(relation):
+    """A relation as a subquery, to join relations in one SQL statement."""
+    return f"({relation.sql_query()})"
+
+
+def _kept_states(session, daily, changes, this, policies):
+    """Every changed pupil's state at the end of their last day before changed_from, as this
+    table holds it (one small frame for the trust: one row per changed pupil).
+
+    stage_since's school_day_index is that day's index minus school_days_at_stage. A pupil with
+    no earlier day (new this year, or changed from the first day) is at stage 0 since the
+    academy's first school day of the year, as the full computation starts everyone. With
+    the state come the measures on the stage_since day that any of the trust's policies reads
+    (what "since entry" rules and reasons compare against; unread at stage 0)."""
+    from attendance.stages import KEY_COLUMNS, columns_read
+
+    measures = sorted(
+        {c for p in policies for c in columns_read(p, daily.columns) if c not in KEY_COLUMNS}
+    )
+    return session.sql(
+        f"""
+        with changes as (select urn, upn, changed_from from {_sub(changes)}),
+        last_kept as (
+            -- a hash aggregate, not a window: no sort of the year's kept rows
+            select kept.urn, kept.upn,
+                   max(kept.calendar_date) as calendar_date,
+                   arg_max(kept.stage, kept.calendar_date) as stage,
+                   arg_max(kept.stage_since, kept.calendar_date) as stage_since,
+                   arg_max(kept.school_days_at_stage, kept.calendar_date)
+                       as school_days_at_stage
+            from {this} as kept
+            inner join changes
+                on changes.urn = kept.urn and changes.upn = kept.upn
+               and kept.calendar_date < changes.changed_from
+            group by kept.urn, kept.upn
+        ),
+        daily as (select * from {_sub(daily)}),
+        year_start as (
+            select urn, min(calendar_date) as first_day, min(school_day_index) as first_index
+            from daily group by urn
+        )
+        select
+            changes.urn,
+            changes.upn,
+            coalesce(last_kept.stage, 0) as stage,
+            coalesce(last_kept.stage_since, year_start.first_day) as stage_since,
+            coalesce(on_day.school_day_index - last_kept.school_days_at_stage,
+                     year_start.first_index) as stage_since_school_day_index,
+            {", ".join(f'at_entry."{c}"' for c in measures)}
+        from changes
+        inner join year_start on year_start.urn = changes.urn
+        left join last_kept on last_kept.urn = changes.urn and last_kept.upn = changes.upn
+        left join daily as on_day
+            on on_day.urn = last_kept.urn and on_day.upn = last_kept.upn
+           and on_day.calendar_date = last_kept.calendar_date
+        left join daily as at_entry
+            on at_entry.urn = last_kept.urn and at_entry.upn = last_kept.upn
+           and at_entry.calendar_date = last_kept.stage_since and last_kept.stage > 0
+        """
+    ).df()
+
+
+def _academy_resumed(session, daily, changes, resume, academy, policy):
+    """One academy's changed pupils from changed_from to D, resumed from their kept states."""
+    from attendance.stages import columns_read
+
+    initial = resume[resume["urn"] == academy.urn]
+    if initial.empty:
+        return None
+    columns = columns_read(policy, daily.columns)
+    part = session.sql(
+        f"""
+        select {", ".join(f'd."{c}"' for c in columns)}
+        from {_sub(daily)} as d
+        inner join {_sub(changes)} as c on c.urn = d.urn and c.upn = d.upn
+        where d.urn = '{academy.urn}' and d.calendar_date >= c.changed_from
+        """
+    ).df()
+    if part.empty:
+        return None
+    return _stage_table(part, policy, academy.policy, initial)
+
+
 def _academy_stages(daily, urn, policy_key, policy):
     """One academy's stage rows as Arrow, or None when it has no pupil-days."""
-    import pandas as pd
-
-    from attendance.stages import columns_read, compute_stages
+    from attendance.stages import columns_read
 
     columns = columns_read(policy, daily.columns)
     part = daily.filter(f"urn = '{urn}'").project(", ".join(f'"{c}"' for c in columns)).df()
     if part.empty:
         return None
-    stage_daily, events = compute_stages(part, policy)
+    return _stage_table(part, policy, policy_key)
+
+
+def _stage_table(part, policy, policy_key, initial=None):
+    """The engine's rows for one academy's frame, with the day's event, as Arrow."""
+    import pandas as pd
+
+    from attendance.stages import compute_stages
+
+    stage_daily, events = compute_stages(part, policy, initial)
     del part
     if not events.empty:
         last = (
