@@ -8,7 +8,7 @@ import pandas as pd
 
 from attendance.upn import upn_problem
 from ingestion.files import Delivery
-from ingestion.formats.table import first_error, map_unique, parse_dates, read_table
+from ingestion.formats.table import by_value, first_error, map_unique, parse_dates, read_table
 
 COLUMNS = [
     "UPN",
@@ -47,10 +47,10 @@ def parse_roll(delivery: Delivery) -> tuple[pd.DataFrame, pd.DataFrame]:
     (path,) = delivery.files
     table, _ = read_table(path.read_bytes(), COLUMNS)
     for col in COLUMNS:
-        table[col] = table[col].str.strip()
+        table[col] = by_value(table[col], str.strip)
     error = pd.Series(None, index=table.index, dtype=object)
     error = first_error(error, table["_short"], "the row has fewer fields than the header")
-    error = error.where(error.notna(), map_unique(table["UPN"].str.upper(), upn_problem))
+    error = error.where(error.notna(), map_unique(by_value(table["UPN"], str.upper), upn_problem))
     dob, bad_dob = parse_dates(table["Date of Birth"], "%Y-%m-%d")
     entry, bad_entry = parse_dates(table["Entry Date"], "%Y-%m-%d")
     leaving, bad_leaving = parse_dates(table["Leaving Date"], "%Y-%m-%d")
@@ -70,11 +70,11 @@ def parse_roll(delivery: Delivery) -> tuple[pd.DataFrame, pd.DataFrame]:
         ~map_unique(table["Home LA"], lambda v: bool(re.fullmatch(r"\d{3}", v))).astype(bool),
         "Home LA must be 3 digits",
     )
-    duplicate = table["UPN"].str.upper().duplicated(keep=False) & error.isna()
+    duplicate = by_value(table["UPN"], str.upper).duplicated(keep=False) & error.isna()
     error = first_error(error, duplicate, "the UPN appears more than once in the roll")
 
     roll = table.rename(columns=OUT)[list(OUT.values())].copy()
-    roll["upn"] = roll["upn"].str.upper()
+    roll["upn"] = by_value(roll["upn"], str.upper)
     roll["date_of_birth"] = dob
     roll["entry_date"] = entry
     roll["leaving_date"] = leaving

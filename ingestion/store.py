@@ -33,8 +33,18 @@ def _tmp(path: Path) -> Path:
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, schema: pa.Schema | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """With a schema, the file holds that schema alone: not pandas' metadata, which records the
+    frame's in-memory dtypes (a text column is `str` or `object` depending on how the frame
+    was assembled), so the same records always give the same bytes."""
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    if schema is not None:
+        table = table.replace_schema_metadata(None)
+    write_arrow(table, path)
+
+
+def write_arrow(table: pa.Table, path: Path) -> None:
+    """An Arrow table (or a slice of one) as zstd parquet, renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)

@@ -8,12 +8,14 @@ from attendance.config import Academy
 from ingestion.errors import FileRejected
 from ingestion.files import Delivery
 from ingestion.formats.table import (
+    by_value,
     canonical,
     first_error,
     late_fields_from_arrival,
     parse_dates,
     read_table,
     register_start_minutes,
+    strip_upper,
 )
 
 COLUMNS = [
@@ -34,7 +36,7 @@ SESSIONS = {"MORNING": "AM", "AFTERNOON": "PM"}
 def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
     (path,) = delivery.files
     table, _ = read_table(path.read_bytes(), COLUMNS)
-    identities = set(table["School URN"].str.strip()) - {""}
+    identities = set(by_value(table["School URN"], str.strip)) - {""}
     if identities and identities != {academy.urn}:
         others = ", ".join(sorted(identities - {academy.urn})) or "none"
         raise FileRejected(
@@ -42,10 +44,12 @@ def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
             "whose folder it is in"
         )
     error = pd.Series(None, index=table.index, dtype=object)
-    error = first_error(error, table["School URN"].str.strip() == "", "School URN is blank")
+    error = first_error(
+        error, by_value(table["School URN"], str.strip) == "", "School URN is blank"
+    )
     dates, bad_date = parse_dates(table["Attendance Date"], "%Y-%m-%d")
     error = first_error(error, bad_date, "Attendance Date is not a YYYY-MM-DD date")
-    session = table["Session"].str.strip().str.upper().map(SESSIONS)
+    session = by_value(table["Session"], strip_upper).map(SESSIONS)
     error = first_error(error, session.isna(), "Session must be Morning or Afternoon")
     start = register_start_minutes(academy.registers, session)
     minutes, arrival, bad_time = late_fields_from_arrival(table["Arrival Time"], start)

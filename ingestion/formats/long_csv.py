@@ -8,12 +8,14 @@ from attendance.config import Academy
 from ingestion.errors import FileRejected
 from ingestion.files import Delivery
 from ingestion.formats.table import (
+    by_value,
     canonical,
     first_error,
     late_fields_from_minutes,
     parse_dates,
     read_table,
     register_start_minutes,
+    strip_upper,
 )
 
 COLUMNS = [
@@ -32,7 +34,7 @@ COLUMNS = [
 def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
     (path,) = delivery.files
     table, _ = read_table(path.read_bytes(), COLUMNS)
-    identities = set(table["LAESTAB"].str.strip()) - {""}
+    identities = set(by_value(table["LAESTAB"], str.strip)) - {""}
     if identities and identities != {academy.laestab}:
         others = ", ".join(sorted(identities - {academy.laestab})) or "none"
         raise FileRejected(
@@ -40,10 +42,10 @@ def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
             "whose folder it is in"
         )
     error = pd.Series(None, index=table.index, dtype=object)
-    error = first_error(error, table["LAESTAB"].str.strip() == "", "LAESTAB is blank")
+    error = first_error(error, by_value(table["LAESTAB"], str.strip) == "", "LAESTAB is blank")
     dates, bad_date = parse_dates(table["Date"], "%d/%m/%Y")
     error = first_error(error, bad_date, "Date is not a DD/MM/YYYY date")
-    session = table["Session"].str.strip().str.upper()
+    session = by_value(table["Session"], strip_upper)
     error = first_error(error, ~session.isin(["AM", "PM"]), "Session must be AM or PM")
     start = register_start_minutes(academy.registers, session)
     minutes, arrival, bad_minutes = late_fields_from_minutes(table["Minutes Late"], start)

@@ -146,6 +146,22 @@ def map_unique(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     return pd.Series(results[positions], index=values.index)
 
 
+def by_value(values: pd.Series, fn: Callable[[str], Any]) -> pd.Series:
+    """`values.str.<op>()` done once per distinct value (`fn`, such as `str.strip`): a column of
+    an export holds a few distinct sessions, codes or identities thousands of times, and the
+    `.str` accessor calls Python once per record. Missing values stay missing (NaN), as with
+    `.str`."""
+    positions, uniques = pd.factorize(values, use_na_sentinel=True)
+    results = np.empty(len(uniques) + 1, dtype=object)
+    results[:-1] = [fn(v) for v in uniques]
+    results[-1] = np.nan
+    return pd.Series(results[positions], index=values.index, dtype=object)
+
+
+def strip_upper(value: str) -> str:
+    return value.strip().upper()
+
+
 @lru_cache(maxsize=1 << 16)
 def _parse_date(text: str, fmt: str) -> date | None:
     """Cached: every roll snapshot repeats the same dates of birth and entry."""
@@ -174,8 +190,9 @@ def empty_canonical() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in CANONICAL})
 
 
-def first_error(current: pd.Series, mask: pd.Series, reason: str) -> pd.Series:
-    """Keep the first reason a record fails: the one a person should fix first."""
+def first_error(current: pd.Series, mask: Any, reason: str | pd.Series) -> pd.Series:
+    """Keep the first reason a record fails: the one a person should fix first. `reason` is
+    one text, or a text per record (aligned with `current`)."""
     return current.where(current.notna() | ~mask, reason)
 
 
@@ -211,9 +228,10 @@ def canonical(
         }
     )
     short = table["_short"].to_numpy()
-    out.loc[short, "error"] = out.loc[short, "error"].fillna(
-        "the row has fewer fields than the header"
-    )
+    if short.any():
+        out.loc[short, "error"] = out.loc[short, "error"].fillna(
+            "the row has fewer fields than the header"
+        )
     return out[CANONICAL]
 
 
@@ -221,7 +239,7 @@ def late_fields_from_minutes(
     minutes_text: pd.Series, start: pd.Series
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(minutes late, arrival HH:MM, bad mask) from a 'Minutes Late' column."""
-    text = minutes_text.fillna("").str.strip()
+    text = by_value(minutes_text.fillna(""), str.strip)
     numeric = pd.to_numeric(text.where(text != ""), errors="coerce")
     bad = (text != "") & (numeric.isna() | (numeric < 0) | (numeric % 1 != 0))
     minutes = numeric.where(~bad)
@@ -234,7 +252,7 @@ def late_fields_from_arrival(
     arrival_text: pd.Series, start: pd.Series
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(minutes late, arrival HH:MM, bad mask) from an 'Arrival Time' column."""
-    text = arrival_text.fillna("").str.strip()
+    text = by_value(arrival_text.fillna(""), str.strip)
     clock = map_unique(text, lambda v: clock_minutes(v) if v else None)
     bad = (text != "") & clock.isna()
     minutes = (clock.astype("float64") - start).clip(lower=0)

@@ -15,7 +15,14 @@ import pandas as pd
 from attendance.config import Academy
 from ingestion.errors import FileRejected
 from ingestion.files import Delivery
-from ingestion.formats.table import CANONICAL, first_error, parse_dates, read_table
+from ingestion.formats.table import (
+    CANONICAL,
+    by_value,
+    first_error,
+    parse_dates,
+    read_table,
+    strip_upper,
+)
 
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri"]
 CELLS = [f"{d} {s}" for d in DAYS for s in ("AM", "PM")]
@@ -44,7 +51,7 @@ def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
 
     frames = []
     for offset, cell in enumerate(CELLS):
-        values = table[cell].fillna("").str.strip()
+        values = by_value(table[cell].fillna(""), str.strip)
         said = values != ""
         if not said.any():
             continue
@@ -54,7 +61,7 @@ def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
         frames.append(
             pd.DataFrame(
                 {
-                    "upn": part["UPN"].str.strip().str.upper(),
+                    "upn": by_value(part["UPN"], strip_upper),
                     "mark_date": dates,
                     "session": cell[-2:],
                     "code": values[said],
