@@ -23,7 +23,7 @@ from attendance.home import Home
 from ingestion import store
 from ingestion.errors import FileRejected
 from ingestion.files import PATTERNS, Delivery, discover, parse_ts
-from ingestion.formats import PARSERS
+from ingestion.formats import PARSERS, TABLES
 from ingestion.formats.api_json import pages_problem
 from ingestion.quality_gate import GateInput, run_gates
 from ingestion.reasons import reason_code, reason_codes
@@ -386,11 +386,18 @@ def ingest_roll(
 
 @dataclass
 class _Parsed:
-    """A register delivery parsed and waiting to be checked with others (`check_parsed`)."""
+    """A register delivery read and waiting to be checked with others (`check_parsed`): as
+    the rows of its file (`table`, the CSV families, shaped with the batch) or as canonical
+    records already (`frame`)."""
 
     delivery: Delivery
     ledger: dict
-    records: Delivered
+    roll: pd.DataFrame | None
+    table: pd.DataFrame | None = None
+    frame: pd.DataFrame | None = None
+
+    def rows(self) -> int:
+        return len(self.table if self.table is not None else self.frame)
 
 
 def parse_marks(
@@ -401,18 +408,38 @@ def parse_marks(
     report: AcademyIngestReport,
     files: list[dict],
 ) -> _Parsed | None:
-    """Parse one register delivery and pick the roll snapshot it is checked against (the
+    """Read one register delivery and pick the roll snapshot it is checked against (the
     latest extracted by its own time); None when it waits or is rejected whole."""
     ledger = _ledger_base(delivery, files)
     if _waiting(home, delivery, ledger, report):
         return None
+    roll = rolls.latest(delivery.extracted_at)
     try:
-        parsed = apply_code_map(PARSERS[delivery.kind](delivery, academy), academy)
+        if delivery.kind in TABLES:
+            read, _ = TABLES[delivery.kind]
+            return _Parsed(delivery, ledger, roll, table=read(delivery, academy))
+        frame = apply_code_map(PARSERS[delivery.kind](delivery, academy), academy)
+        return _Parsed(delivery, ledger, roll, frame=frame)
     except FileRejected as exc:
         _reject(home, delivery, ledger, exc, report)
         return None
-    roll = rolls.latest(delivery.extracted_at)
-    return _Parsed(delivery, ledger, Delivered(parsed, delivery.extracted_at, roll))
+
+
+def _shape(academy: Academy, batch: list[_Parsed]) -> None:
+    """Give every delivery of the batch its canonical records, shaping the read rows of each
+    CSV family in one pass (one pandas call per column for the batch, not per file)."""
+    for kind in sorted({p.delivery.kind for p in batch if p.table is not None}):
+        items = [p for p in batch if p.table is not None and p.delivery.kind == kind]
+        _, shape = TABLES[kind]
+        stacked = pd.concat([p.table for p in items], ignore_index=True)
+        shaped = apply_code_map(shape(stacked, academy), academy)
+        # Shaped records keep the stack's file order; each file is one delivery.
+        position = {p.delivery.files[0].name: i for i, p in enumerate(items)}
+        owner = shaped["source_file"].map(position).to_numpy(dtype=np.int64)
+        cuts = np.searchsorted(owner, np.arange(len(items) + 1))
+        for i, item in enumerate(items):
+            item.frame = shaped.iloc[cuts[i] : cuts[i + 1]]
+            item.table = None
 
 
 def check_parsed(
@@ -427,7 +454,10 @@ def check_parsed(
     killed in between leaves complete files that the next run rewrites identically. The
     batch's frames are assembled once and cut into each delivery's files (the files are what
     one delivery alone would give: same rows, same schema, no pandas metadata)."""
-    checked = check_many([p.records for p in batch], academy, calendar)
+    _shape(academy, batch)
+    checked = check_many(
+        [Delivered(p.frame, p.delivery.extracted_at, p.roll) for p in batch], academy, calendar
+    )
     deliveries = [p.delivery for p in batch]
     keys = np.array([d.key for d in deliveries], dtype=object)
     times = pd.Series([d.extracted_at for d in deliveries])
@@ -548,7 +578,7 @@ def stage_academy(
         one = parse_marks(home, academy, delivery, rolls, report, files)
         if one is not None:
             parsed.append(one)
-            if sum(len(p.records.frame) for p in parsed) >= check_batch_rows():
+            if sum(p.rows() for p in parsed) >= check_batch_rows():
                 add(check_parsed(home, academy, calendar, parsed, report))
     if parsed:
         add(check_parsed(home, academy, calendar, parsed, report))

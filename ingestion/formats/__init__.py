@@ -13,10 +13,22 @@ from ingestion.files import Delivery
 from ingestion.formats import api_json, arbor_csv, long_csv, weekly_grid
 
 Parser = Callable[[Delivery, Academy], pd.DataFrame]
+Reader = Callable[[Delivery, Academy], pd.DataFrame]
+Shaper = Callable[[pd.DataFrame, Academy], pd.DataFrame]
 
 PARSERS: dict[str, Parser] = {
     "long_csv": long_csv.parse,
     "arbor_csv": arbor_csv.parse,
     "weekly_grid_csv": weekly_grid.parse,
     "api_json": api_json.parse,
+}
+
+# The CSV families also come in two halves, so that ingestion can read each file on its own
+# (a file is rejected whole) and shape the rows of many files in one pass: `read` gives the
+# file's rows as strings with `_line` and `_source_file`, `shape` turns any stack of such
+# rows into canonical records; `parse` is shape(read(...)).
+TABLES: dict[str, tuple[Reader, Shaper]] = {
+    "long_csv": (long_csv.read, long_csv.shape),
+    "arbor_csv": (arbor_csv.read, arbor_csv.shape),
+    "weekly_grid_csv": (weekly_grid.read, weekly_grid.shape),
 }

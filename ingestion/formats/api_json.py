@@ -7,7 +7,6 @@ A delivery is complete only when pages 1..k have all arrived and page k says `mo
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -15,7 +14,7 @@ import pandas as pd
 from attendance.config import Academy
 from ingestion.errors import FileRejected
 from ingestion.files import Delivery
-from ingestion.formats.table import CANONICAL, clock_minutes
+from ingestion.formats.table import CANONICAL, clock_minutes, parse_date
 
 SESSIONS = {"AM", "PM"}
 
@@ -113,9 +112,8 @@ def _record(record: Any, index: int, name: str, starts: dict[str, int]) -> dict[
     except (KeyError, TypeError) as exc:
         row["error"] = f"record is missing {exc}"
         return row
-    try:
-        row["mark_date"] = datetime.strptime(day, "%Y-%m-%d").date()
-    except ValueError:
+    row["mark_date"] = parse_date(day, "%Y-%m-%d")  # cached: a page holds a few dates
+    if row["mark_date"] is None:
         row["error"] = "date.date is not a YYYY-MM-DD date"
     if session in SESSIONS:
         row["session"] = session

@@ -34,6 +34,12 @@ SESSIONS = {"MORNING": "AM", "AFTERNOON": "PM"}
 
 
 def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
+    return shape(read(delivery, academy), academy)
+
+
+def read(delivery: Delivery, academy: Academy) -> pd.DataFrame:
+    """The file's rows as strings with `_line` and `_source_file`; rejects a file that cannot
+    be read or is another academy's."""
     (path,) = delivery.files
     table, _ = read_table(path.read_bytes(), COLUMNS)
     identities = set(by_value(table["School URN"], str.strip)) - {""}
@@ -43,10 +49,15 @@ def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
             f"the file is for School URN {others}, not {academy.urn} ({academy.name}) "
             "whose folder it is in"
         )
+    table["_source_file"] = path.name
+    return table
+
+
+def shape(table: pd.DataFrame, academy: Academy) -> pd.DataFrame:
+    """`read`'s rows (of one file or of many, stacked) in the canonical columns."""
     error = pd.Series(None, index=table.index, dtype=object)
-    error = first_error(
-        error, by_value(table["School URN"], str.strip) == "", "School URN is blank"
-    )
+    blank = by_value(table["School URN"], str.strip) == ""
+    error = first_error(error, blank, "School URN is blank")
     dates, bad_date = parse_dates(table["Attendance Date"], "%Y-%m-%d")
     error = first_error(error, bad_date, "Attendance Date is not a YYYY-MM-DD date")
     session = by_value(table["Session"], strip_upper).map(SESSIONS)
@@ -55,5 +66,13 @@ def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
     minutes, arrival, bad_time = late_fields_from_arrival(table["Arrival Time"], start)
     error = first_error(error, bad_time, "Arrival Time must be blank or HH:MM")
     return canonical(
-        table, path.name, table["UPN"], dates, session, table["Mark"], minutes, arrival, error
+        table,
+        table["_source_file"].to_numpy(),
+        table["UPN"],
+        dates,
+        session,
+        table["Mark"],
+        minutes,
+        arrival,
+        error,
     )

@@ -32,6 +32,12 @@ COLUMNS = [
 
 
 def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
+    return shape(read(delivery, academy), academy)
+
+
+def read(delivery: Delivery, academy: Academy) -> pd.DataFrame:
+    """The file's rows as strings with `_line` and `_source_file`; rejects a file that cannot
+    be read or is another academy's."""
     (path,) = delivery.files
     table, _ = read_table(path.read_bytes(), COLUMNS)
     identities = set(by_value(table["LAESTAB"], str.strip)) - {""}
@@ -41,6 +47,12 @@ def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
             f"the file is for LAESTAB {others}, not {academy.laestab} ({academy.name}) "
             "whose folder it is in"
         )
+    table["_source_file"] = path.name
+    return table
+
+
+def shape(table: pd.DataFrame, academy: Academy) -> pd.DataFrame:
+    """`read`'s rows (of one file or of many, stacked) in the canonical columns."""
     error = pd.Series(None, index=table.index, dtype=object)
     error = first_error(error, by_value(table["LAESTAB"], str.strip) == "", "LAESTAB is blank")
     dates, bad_date = parse_dates(table["Date"], "%d/%m/%Y")
@@ -51,5 +63,13 @@ def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
     minutes, arrival, bad_minutes = late_fields_from_minutes(table["Minutes Late"], start)
     error = first_error(error, bad_minutes, "Minutes Late must be blank or a whole number")
     return canonical(
-        table, path.name, table["UPN"], dates, session, table["Mark"], minutes, arrival, error
+        table,
+        table["_source_file"].to_numpy(),
+        table["UPN"],
+        dates,
+        session,
+        table["Mark"],
+        minutes,
+        arrival,
+        error,
     )

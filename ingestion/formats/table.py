@@ -163,7 +163,7 @@ def strip_upper(value: str) -> str:
 
 
 @lru_cache(maxsize=1 << 16)
-def _parse_date(text: str, fmt: str) -> date | None:
+def parse_date(text: str, fmt: str) -> date | None:
     """Cached: every roll snapshot repeats the same dates of birth and entry."""
     try:
         return datetime.strptime(text, fmt).date()
@@ -174,7 +174,7 @@ def _parse_date(text: str, fmt: str) -> date | None:
 def parse_dates(values: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
     """Dates and a mask of values that did not parse. Parsed by unique value: exports repeat
     the same few dates thousands of times."""
-    parsed = map_unique(values, lambda v: _parse_date(str(v).strip(), fmt))
+    parsed = map_unique(values, lambda v: parse_date(str(v).strip(), fmt))
     return parsed, parsed.isna()
 
 

@@ -19,6 +19,7 @@ from ingestion.formats.table import (
     CANONICAL,
     by_value,
     first_error,
+    map_unique,
     parse_dates,
     read_table,
     strip_upper,
@@ -32,6 +33,12 @@ MISSING_MARK = "-"
 
 
 def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
+    return shape(read(delivery, academy), academy)
+
+
+def read(delivery: Delivery, academy: Academy) -> pd.DataFrame:
+    """The file's rows as strings with `_line` and `_source_file`; rejects a file that cannot
+    be read or is another academy's (its first line names the school)."""
     (path,) = delivery.files
     table, preamble = read_table(path.read_bytes(), COLUMNS, skip_lines=1)
     m = IDENTITY.match(preamble[0] if preamble else "")
@@ -43,33 +50,42 @@ def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
             "whose folder it is in",
             line=1,
         )
+    table["_source_file"] = path.name
+    return table
+
+
+def shape(table: pd.DataFrame, academy: Academy) -> pd.DataFrame:
+    """`read`'s rows (of one file or of many, stacked) as one canonical record per cell that
+    says something, in file, line and cell order."""
     week, bad_week = parse_dates(table["Week Beginning"], "%d/%m/%Y")
     row_error = pd.Series(None, index=table.index, dtype=object)
     row_error = first_error(row_error, bad_week, "Week Beginning is not a DD/MM/YYYY date")
-    not_monday = week.map(lambda d: d is not None and d.weekday() != 0)
+    not_monday = map_unique(week, lambda d: d is not None and d.weekday() != 0)
     row_error = first_error(row_error, not_monday.astype(bool), "Week Beginning is not a Monday")
+    upn = by_value(table["UPN"], strip_upper)
+    file_order = pd.factorize(table["_source_file"])[0]
 
     frames = []
     for offset, cell in enumerate(CELLS):
         values = by_value(table[cell].fillna(""), str.strip)
-        said = values != ""
+        said = (values != "").to_numpy()
         if not said.any():
             continue
-        part = table.loc[said]
         day_shift = timedelta(days=offset // 2)
-        dates = week[said].map(lambda d, s=day_shift: None if d is None else d + s)
+        dates = map_unique(week[said], lambda d, s=day_shift: None if d is None else d + s)
         frames.append(
             pd.DataFrame(
                 {
-                    "upn": by_value(part["UPN"], strip_upper),
-                    "mark_date": dates,
+                    "upn": upn[said].to_numpy(),
+                    "mark_date": dates.to_numpy(),
                     "session": cell[-2:],
-                    "code": values[said],
+                    "code": values[said].to_numpy(),
                     "minutes_late": pd.array([pd.NA] * int(said.sum()), dtype="Int64"),
                     "arrival_time": None,
-                    "source_file": path.name,
-                    "source_row": part["_line"].to_numpy(),
+                    "source_file": table["_source_file"].to_numpy()[said],
+                    "source_row": table["_line"].to_numpy()[said],
                     "error": row_error[said].to_numpy(),
+                    "_file": file_order[said],
                     "_cell": offset,
                 }
             )
@@ -77,6 +93,6 @@ def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in CANONICAL})
     out = pd.concat(frames, ignore_index=True)
-    out = out.sort_values(["source_row", "_cell"], kind="stable").reset_index(drop=True)
+    out = out.sort_values(["_file", "source_row", "_cell"], kind="stable").reset_index(drop=True)
     out["source_row"] = out["source_row"].astype(np.int64)
     return out[CANONICAL]
