@@ -55,13 +55,6 @@ class _DateChecks:
         return (per_date & self.has_date)[self.codes]
 
 
-@dataclass
-class Checked:
-    loaded: pd.DataFrame  # canonical records to store
-    issues: pd.DataFrame  # every record with a problem: severity, status, reason
-    status: pd.Series  # per parsed record: loaded | rejected | missing | duplicate
-
-
 def _upn_reasons(upns: pd.Series) -> pd.Series:
     return map_unique(upns, upn_problem)
 
@@ -105,17 +98,6 @@ def _unknown_code_reason(code: str) -> str:
 
 def _all_dfe_codes() -> frozenset[str]:
     return frozenset(c for _, _, codes in code_sets() for c in codes)
-
-
-def check_marks(
-    frame: pd.DataFrame,
-    academy: Academy,
-    calendar: SchoolCalendar,
-    extracted_at: datetime,
-    roll: pd.DataFrame | None,
-) -> Checked:
-    """Check one delivery's parsed records (`check_many` for one)."""
-    return check_many([Delivered(frame, extracted_at, roll)], academy, calendar).split()[0]
 
 
 @dataclass
@@ -261,20 +243,6 @@ class CheckedBatch:
     def cuts(self, table: pd.DataFrame) -> np.ndarray:
         """Row offsets where each delivery starts in `table`, and its end."""
         return np.searchsorted(table["_part"].to_numpy(), np.arange(self.deliveries + 1))
-
-    def split(self) -> list[Checked]:
-        """One `Checked` per delivery, without the batch column."""
-        cl, ci, cs = self.cuts(self.loaded), self.cuts(self.issues), self.cuts(self.frame)
-        loaded = self.loaded.drop(columns=["_part"])
-        issues = self.issues.drop(columns=["_part"])
-        return [
-            Checked(
-                loaded=loaded.iloc[cl[i] : cl[i + 1]],
-                issues=issues.iloc[ci[i] : ci[i + 1]],
-                status=pd.Series(self.status[cs[i] : cs[i + 1]], dtype=object),
-            )
-            for i in range(self.deliveries)
-        ]
 
 
 def _roll_masks(
