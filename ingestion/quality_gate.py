@@ -294,7 +294,9 @@ def _prepared(gate: GateInput) -> pd.DataFrame:
     return data
 
 
-def _validate(data: pd.DataFrame, checks: list[Check], name: str, result_format: Any) -> Any:
+def _validate(data: pd.DataFrame, checks: list[Check], name: str, result_format: Any) -> list:
+    """The results of validating `data` against `checks`, one per check in the same order (GX
+    returns them grouped by column, so each expectation carries its position in `meta`)."""
     import great_expectations as gx
 
     context = _context()
@@ -308,8 +310,11 @@ def _validate(data: pd.DataFrame, checks: list[Check], name: str, result_format:
     suite = gx.ExpectationSuite(name=safe)
     for check in checks:
         suite.add_expectation(check.expectation)
+    for position, expectation in enumerate(suite.expectations):
+        expectation.meta = {"position": position}
     try:
-        return batch.validate(suite, result_format=result_format)
+        results = batch.validate(suite, result_format=result_format).results
+        return sorted(results, key=lambda r: r.expectation_config.meta["position"])
     finally:
         context.data_sources.delete(f"gate_{safe}")
 
@@ -339,9 +344,9 @@ def run_gate(
     (loaded | rejected | missing | duplicate) and `urn`; returns the JSON-ready result."""
     gate = GateInput(kind, frame, urn, extracted_at, name)
     checks = _roll_checks(urn) if kind == "pupils" else _marks_checks(urn, extracted_at)
-    validation = _validate(_prepared(gate), checks, f"{kind}_{urn}_{name}", "SUMMARY")
+    results = _validate(_prepared(gate), checks, f"{kind}_{urn}_{name}", "SUMMARY")
     outcomes = []
-    for check, result in zip(checks, validation.results, strict=True):
+    for check, result in zip(checks, results, strict=True):
         detail = result.result or {}
         outcomes.append(
             {
@@ -417,13 +422,13 @@ def _run_batch(
 ) -> list[dict[str, Any]] | None:
     checks = _roll_checks(None, batch=True) if family == "pupils" else _marks_checks(None, None)
     data = _batch_prepare(family, gates, frames)
-    validation = _validate(data, checks, f"{family}_batch", {"result_format": "COMPLETE"})
-    if any((r.exception_info or {}).get("raised_exception") for r in validation.results):
+    results = _validate(data, checks, f"{family}_batch", {"result_format": "COMPLETE"})
+    if any((r.exception_info or {}).get("raised_exception") for r in results):
         return None
     owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
     loaded = (data["status"] == "loaded").to_numpy()
     per_delivery: list[list[dict[str, Any]]] = [[] for _ in gates]
-    for check, result in zip(checks, validation.results, strict=True):
+    for check, result in zip(checks, results, strict=True):
         detail = result.result or {}
         expectation = check.expectation
         domain = loaded if expectation.row_condition is not None else np.ones(len(data), bool)
