@@ -122,3 +122,62 @@ def test_a_new_fingerprint_rebuilds_in_full(chain):
     assert plan(home)[0] == "full"
     build(home, END)  # the same fingerprint again: back to incremental, nothing to recompute
     assert plan(home) == ("incremental", 0, 0)
+
+
+def test_key_tests_after_an_incremental_build_read_the_rows_it_wrote(chain):
+    """After an incremental build the key test of a kept table reads only the changed pupils'
+    rows from the date the model rewrites them from (macros/incremental.sql,
+    written_this_run); after a full build, every row. Shown on a duplicate planted by hand in
+    fct_pupil_session, with int_pupil_changes set by hand (runs after the chain's last build,
+    an incremental one that changed no pupil)."""
+    import duckdb
+
+    from attendance.dbt_runner import DbtFailed
+
+    home, _, _ = chain
+    assert plan(home) == ("incremental", 0, 0)
+    database = str(home.warehouse / "attendance.duckdb")
+
+    def sql(statement: str, params: list | None = None) -> list:
+        with duckdb.connect(database) as con:
+            return con.execute(statement, params or []).fetchall()
+
+    def key_test() -> None:
+        run_dbt(
+            home, "test", END, extra=["--select", "fct_pupil_session,test_name:unique_combination"]
+        )
+
+    urn, upn, day = sql(
+        "select urn, upn, mark_date from fct_pupil_session where session = 'AM' "
+        "and mark_date = date '2024-10-15' order by urn, upn limit 1"
+    )[0]
+    sql(
+        "insert into fct_pupil_session select * from fct_pupil_session "
+        "where urn = ? and upn = ? and mark_date = ? and session = 'AM'",
+        [urn, upn, day],
+    )
+
+    def changed(marks_from: str) -> None:
+        sql("delete from int_pupil_changes")
+        sql(
+            "insert into int_pupil_changes (urn, upn, changed_from, marks_from) "
+            "values (?, ?, date '2024-11-08', cast(? as date))",
+            [urn, upn, marks_from],
+        )
+
+    key_test()  # the duplicate is in a kept row of a pupil this run did not change: not read
+    changed("2024-10-16")  # the pupil changed, but only from the day after the duplicate
+    key_test()
+    changed("2024-10-15")  # rewritten from the duplicate's date on: it is read, and fails
+    with pytest.raises(DbtFailed):
+        key_test()
+    sql("delete from int_pupil_changes")
+    sql("update int_build_plan set mode = 'full'")  # after a full build every row is read
+    with pytest.raises(DbtFailed):
+        key_test()
+    sql(
+        "delete from fct_pupil_session where rowid = (select max(rowid) from fct_pupil_session "
+        "where urn = ? and upn = ? and mark_date = ? and session = 'AM')",
+        [urn, upn, day],
+    )
+    key_test()

@@ -78,3 +78,22 @@ semi join {{ ref('int_pupil_changes') }} as changes
   insert into {{ build_log() }}
   select '{{ this.name }}', {{ run_date() }}, {{ build_fingerprint() }};
 {% endmacro %}
+
+{# For data tests: after an incremental build, keep only the rows of `alias` this run wrote,
+   the changed pupils' rows whose `column` is on or after their `bound` (the int_pupil_changes
+   column the model recomputes from); nothing is filtered after a full build. A rule on a row,
+   or on rows sharing a pupil and date (a key), can only newly fail on those rows: the rows
+   kept were checked by the run that wrote them, under the same fingerprint. The test must
+   declare `-- depends_on:` int_build_plan and int_pupil_changes. #}
+{% macro written_this_run(alias, column, bound) %}
+  {%- set mode = 'full' %}
+  {%- if execute %}
+    {%- set mode = run_query("select mode from " ~ ref('int_build_plan')).columns[0].values()[0] %}
+  {%- endif %}
+  {%- if mode == 'incremental' %}
+semi join {{ ref('int_pupil_changes') }} as changes
+    on changes.urn = {{ alias }}.urn
+   and changes.upn = {{ alias }}.upn
+   and {{ alias }}.{{ column }} >= changes.{{ bound }}
+  {%- endif %}
+{% endmacro %}
