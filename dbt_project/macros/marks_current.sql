@@ -38,25 +38,34 @@
     {{ return({'mode': 'full'}) }}
   {% endif %}
   {% set check %}
+    select count(*) from {{ marks_current_build() }}
+    where run_date <= {{ run_date() }}
+      and year_start = {{ academic_year_start(run_date()) }}
+  {% endset %}
+  {% if run_query(check).rows[0][0] != 1 %}
+    {{ return({'mode': 'full'}) }}
+  {% endif %}
+  {{ return(new_files_plan(marks_current_files())) }}
+{% endmacro %}
+
+{# Which marks files are new since the files recorded in `files_table` (filename, size,
+   last_modified): {'mode': 'incremental', 'files': [the new ones]} when every recorded file is
+   still there unchanged, else {'mode': 'full'} (a file was replaced or removed). #}
+{% macro new_files_plan(files_table) %}
+  {% set changed %}
     with present as (
         select filename, size, last_modified from read_blob('{{ marks_glob() }}')
     )
-    select
-        (select count(*) from {{ marks_current_build() }}
-          where run_date <= {{ run_date() }}
-            and year_start = {{ academic_year_start(run_date()) }}) as same_year_forward,
-        (select count(*) from {{ marks_current_files() }} as f
-          left join present as p on p.filename = f.filename
-          where p.filename is null or p.size <> f.size or p.last_modified <> f.last_modified)
-          as changed
+    select count(*) from {{ files_table }} as f
+    left join present as p on p.filename = f.filename
+    where p.filename is null or p.size <> f.size or p.last_modified <> f.last_modified
   {% endset %}
-  {% set row = run_query(check).rows[0] %}
-  {% if row[0] != 1 or row[1] != 0 %}
+  {% if run_query(changed).rows[0][0] != 0 %}
     {{ return({'mode': 'full'}) }}
   {% endif %}
   {% set new_files %}
     select filename from read_blob('{{ marks_glob() }}')
-    where filename not in (select filename from {{ marks_current_files() }})
+    where filename not in (select filename from {{ files_table }})
     order by filename
   {% endset %}
   {{ return({'mode': 'incremental', 'files': run_query(new_files).columns[0].values() | list}) }}

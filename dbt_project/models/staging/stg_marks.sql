@@ -11,6 +11,6 @@ select
     source_row,
     delivery,
     extracted_at
-from {{ source('warehouse', 'marks') }}
+from {{ ref('stg_mark_versions') }}
 where cast(extracted_at as date) <= {{ run_date() }}
   and mark_date <= {{ run_date() }}
