@@ -29,6 +29,7 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.styles.fonts import DEFAULT_FONT
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.worksheet.dimensions import SheetDimension
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
@@ -207,13 +208,32 @@ def _row_style(ws: Worksheet, priority: int, kind: str) -> str:
     return name
 
 
-def _list_sheet(ws: Worksheet, plist: pd.DataFrame) -> None:
+def _list_sheet(ws: Worksheet, plist: pd.DataFrame) -> _Body | None:
     keys = [k for k in SHEET_ORDER if k in plist.columns]
     keys += [k for k in plist.columns if k not in keys]
     labels = [HEADINGS.get(k, k) for k in keys]
     _header(ws, 1, labels)
     ws.row_dimensions[1].height = 32
     kinds = [_cell_kind(key) for key in keys]
+    body = _list_body(ws, plist, keys, kinds)
+    if body is None:
+        _list_cells(ws, plist, keys, kinds)
+    _widths(ws, plist, keys, labels)
+    _row_heights(ws, plist, keys)
+    ws.freeze_panes = "D2"  # the header row, and rank to name, stay in view
+    last = get_column_letter(len(keys))
+    ws.auto_filter.ref = f"A1:{last}{max(len(plist) + 1, 2)}"
+    ws.sheet_view.zoomScale = 90
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.scale = 70
+    ws.print_title_rows = "1:1"
+    ws.print_title_cols = "A:C"
+    return body
+
+
+def _list_cells(ws: Worksheet, plist: pd.DataFrame, keys: list[str], kinds: list[str]) -> None:
+    """The list's rows as openpyxl cells: for values `_list_body` does not write itself."""
     # The style array each (priority, kind) named style gives a cell, taken from the first cell
     # styled with it: assigning it directly is what `cell.style = name` does, without looking
     # the name up again for every one of the list's cells.
@@ -234,17 +254,96 @@ def _list_sheet(ws: Worksheet, plist: pd.DataFrame) -> None:
                 cell._style = copy(array)
             if quoted:  # put() marked neutralised text; a named style resets the flag
                 cell.quotePrefix = True
-    _widths(ws, plist, keys, labels)
-    _row_heights(ws, plist, keys)
-    ws.freeze_panes = "D2"  # the header row, and rank to name, stay in view
-    last = get_column_letter(len(keys))
-    ws.auto_filter.ref = f"A1:{last}{max(len(plist) + 1, 2)}"
-    ws.sheet_view.zoomScale = 90
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.scale = 70
-    ws.print_title_rows = "1:1"
-    ws.print_title_cols = "A:C"
+
+
+class _Body:
+    """The list's rows, ready to write: per row, each cell's column letter, style array and
+    XML after the style attribute. `_FastSheetWriter` writes them where openpyxl would have
+    written the same cells, numbering the styles as it goes (the same numbers, in the same
+    order, as the cells would have got), so the file is byte for byte the one the cells give
+    (tests/test_exports_xlsx_writer.py)."""
+
+    def __init__(self, rows: dict[int, list[tuple[str, StyleArray, str]]], columns: int) -> None:
+        self.rows = rows
+        self.columns = columns
+
+    def row_xml(self, row_idx: int, ids: dict[int, int], styles) -> str:  # noqa: ANN001
+        """A row's cells; `ids` keeps each style array's number in `styles` (openpyxl's
+        IndexedList, which numbers an array the first time it is added) by identity: the
+        rows share a handful of arrays, and hashing one per cell was a third of the time."""
+        parts = []
+        for letter, array, rest in self.rows[row_idx]:
+            sid = ids.get(id(array))
+            if sid is None:
+                sid = ids[id(array)] = styles.add(array)
+            parts.append(f'<c r="{letter}{row_idx}" s="{sid}"{rest}')
+        return "".join(parts)
+
+
+def _text_xml(text: str) -> str:
+    if text == "":
+        return ' t="inlineStr" />'
+    stripped = text.strip()
+    space = ' xml:space="preserve"' if stripped and text != stripped else ""
+    return f' t="inlineStr"><is><t{space}>{_escape_text(text)}</t></is></c>'
+
+
+def _list_body(
+    ws: Worksheet, plist: pd.DataFrame, keys: list[str], kinds: list[str]
+) -> _Body | None:
+    """The list's rows from its columns, without a cell object per value: what `_list_cells`
+    and `put` make of each value (neutralised text, numbers, empty cells, one named style per
+    priority and kind of cell, registered in the same order), for text, int, float and
+    missing values; None when a column holds anything else, and the cells are made instead.
+    Cells were most of the time spent making a trust's 50 priority lists."""
+    scratch = Cell(ws)  # to read strings as openpyxl does, and styles; never in the sheet
+    columns: list[list[tuple[object, str]]] = []
+    for key, kind in zip(keys, kinds, strict=True):
+        rendered = []
+        seen: dict[object, tuple[bool, str]] = {}  # values repeat: Y/N, stages, reasons
+        for original in plist[key].tolist():
+            cached = type(original) in (str, int)
+            known = seen.get((type(original), original)) if cached else None
+            if known is not None:
+                rendered.append(known)
+                continue
+            value = original
+            if kind == "percent":
+                value = _number(value)
+            if hasattr(value, "item") and not isinstance(value, str):
+                value = value.item()
+            if value is None or (type(value) is float and math.isnan(value)):
+                rendered.append((False, ' t="n" />'))
+            elif type(value) is str:
+                text = neutralise(value)
+                rendered.append((text != value, _text_xml(scratch.check_string(text))))
+            elif type(value) in (int, float):
+                number = safe_string(value)  # "" for infinity: an empty element
+                xml = f"<v>{_escape_text(number)}</v></c>" if number else "<v /></c>"
+                rendered.append((False, f' t="n">{xml}'))
+            else:
+                return None
+            if cached:
+                seen[(type(original), original)] = rendered[-1]
+        columns.append(rendered)
+    letters = [get_column_letter(c) for c in range(1, len(keys) + 1)]
+    arrays: dict[tuple[int, str, bool], StyleArray] = {}
+    rows: dict[int, list[tuple[str, StyleArray, str]]] = {}
+    priorities = [int(p) for p in plist["priority"].tolist()]
+    for i, priority in enumerate(priorities):
+        row = []
+        for c, kind in enumerate(kinds):
+            quoted, rest = columns[c][i]
+            array = arrays.get((priority, kind, quoted))
+            if array is None:
+                scratch.style = _row_style(ws, priority, kind)
+                array = copy(scratch._style)
+                if quoted:
+                    array.quotePrefix = True
+                arrays[(priority, kind, quoted)] = array
+            row.append((letters[c], array, rest))
+        rows[i + 2] = row
+    return _Body(rows, len(keys))
 
 
 def _summary_sheet(
@@ -392,7 +491,7 @@ def priority_workbook(
     wb = Workbook()
     ws = wb.active
     ws.title = "Priority list"
-    _list_sheet(ws, plist)
+    body = _list_sheet(ws, plist)
     _summary_sheet(
         wb.create_sheet("Summary"), school_name, trust_name, run_date, facts, weekly, urn
     )
@@ -403,15 +502,16 @@ def priority_workbook(
     wb.properties.created = stamp
     wb.properties.modified = stamp
     wb.properties.lastModifiedBy = None
-    return fixed_zip(_save(wb), stamp)
+    return fixed_zip(_save(wb, {ws.title: body} if body else None), stamp)
 
 
-def _save(wb: Workbook) -> bytes:
-    """`wb.save` into memory, with the sheets' cells written by `_FastSheetWriter`. The core
-    properties keep the run date (fixed_zip pins them either way)."""
+def _save(wb: Workbook, bodies: dict[str, _Body] | None = None) -> bytes:
+    """`wb.save` into memory, with the sheets' cells written by `_FastSheetWriter` (and the
+    rows of `bodies`, by sheet title, where their cells would be). The core properties keep
+    the run date (fixed_zip pins them either way)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        _FastExcelWriter(wb, archive).write_data()
+        _FastExcelWriter(wb, archive, bodies or {}).write_data()
     return buffer.getvalue()
 
 
@@ -444,7 +544,36 @@ def _plain_cell_xml(cell: Cell, styled: bool) -> str | None:
 
 class _FastSheetWriter(WorksheetWriter):
     """openpyxl's worksheet writer, writing plain cells as ready-made XML text into the same
-    stream (byte-identical: tests/test_exports_xlsx_writer.py compares the two)."""
+    stream (byte-identical: tests/test_exports_xlsx_writer.py compares the two), and a
+    `_Body`'s rows as if their cells were in the sheet."""
+
+    def __init__(self, ws: Worksheet, body: _Body | None = None) -> None:
+        super().__init__(ws)
+        self.body = body
+
+    def write_dimensions(self):  # noqa: ANN201 (openpyxl's signature)
+        if not self.body or not self.body.rows:
+            return super().write_dimensions()
+        rows = [r for r, _ in self.ws._cells] + list(self.body.rows)
+        cols = [c for _, c in self.ws._cells] + [1, self.body.columns]
+        ref = f"{get_column_letter(min(cols))}{min(rows)}:{get_column_letter(max(cols))}{max(rows)}"
+        self.xf.send(SheetDimension(ref).to_tree())
+
+    def write_rows(self):  # noqa: ANN201 (openpyxl's signature)
+        if not self.body:
+            return super().write_rows()
+        xf = self.xf.send(True)
+        styles, ids = self.ws.parent._cell_styles, {}
+        with xf.element("sheetData"):
+            for row_idx, row in self.rows():  # the body's rows are there: they have heights
+                if row_idx not in self.body.rows:
+                    self.write_row(xf, row, row_idx)
+                    continue
+                attrs = {"r": f"{row_idx}"}
+                attrs.update(self.ws.row_dimensions.get(row_idx, {}))
+                with xf.element("row", attrs):
+                    xf._file(self.body.row_xml(row_idx, ids, styles))
+        self.xf.send(None)
 
     def write_row(self, xf, row, row_idx):  # noqa: ANN001, ANN201 (openpyxl's signature)
         attrs = {"r": f"{row_idx}"}
@@ -463,13 +592,17 @@ class _FastSheetWriter(WorksheetWriter):
 
 
 class _FastExcelWriter(ExcelWriter):
+    def __init__(self, workbook: Workbook, archive: zipfile.ZipFile, bodies: dict) -> None:
+        super().__init__(workbook, archive)
+        self.bodies = bodies
+
     def write_worksheet(self, ws):  # noqa: ANN001, ANN201 (openpyxl's signature)
         """ExcelWriter.write_worksheet with _FastSheetWriter (a workbook not in write-only
         mode, which these are)."""
         ws._drawing = SpreadsheetDrawing()
         ws._drawing.charts = ws._charts
         ws._drawing.images = ws._images
-        writer = _FastSheetWriter(ws)
+        writer = _FastSheetWriter(ws, self.bodies.get(ws.title))
         writer.write()
         ws._rels = writer._rels
         self._archive.write(writer.out, ws.path[1:])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import date, datetime
 
+import pandas as pd
 import pytest
 from openpyxl import Workbook
 from openpyxl.comments import Comment
@@ -79,3 +80,64 @@ def test_fast_writer_one_value(value: object) -> None:
         return wb
 
     assert fixed_zip(_save(book()), STAMP) == _openpyxl_bytes(book())
+
+
+def _workbook(plist):  # noqa: ANN001, ANN202
+    from exports.xlsx import priority_workbook
+
+    weekly = pd.DataFrame({"week_start": [date(2026, 7, 13)], "100001": [95.0], "trust": [94.0]})
+    return priority_workbook(
+        school_name="School",
+        trust_name="Trust",
+        urn="100001",
+        run_date=date(2026, 7, 22),
+        plist=plist,
+        facts=[("Pupils on roll", 3)],
+        weekly=weekly,
+        praise_full=pd.DataFrame(columns=["upn", "name", "year", "reg_group", "attended_sessions"]),
+        praise_improved=pd.DataFrame(
+            columns=[
+                "upn",
+                "name",
+                "year",
+                "reg_group",
+                "intervention_date",
+                "before_pct",
+                "since_pct",
+                "change",
+                "back_to_stage_0",
+            ]
+        ),
+        half_term_from=date(2026, 6, 1),
+    )
+
+
+@pytest.mark.parametrize("extra", [None, True, date(2026, 7, 1)])
+def test_list_rows_written_from_columns_give_the_cells_bytes(monkeypatch, extra) -> None:
+    """The list sheet's rows are written from its columns (exports.xlsx._list_body), not as
+    openpyxl cells: the workbook must be byte for byte the one the cells give, for awkward
+    text, numbers, missing values and priorities in any order; a value of another type
+    (a bool, a date) makes the cells instead, with the same bytes."""
+    import exports.xlsx as xlsx
+
+    names = [s for s in AWKWARD if isinstance(s, str)] + ["=1+1", "-3", "x" * 40000]
+    n = len(names)
+    plist = pd.DataFrame(
+        {
+            "rank": list(range(1, n + 1)),
+            "priority": [(i * 7) % 5 + 1 for i in range(n)],
+            "name": names,
+            "reasons": ["SA; PA" if i % 3 else "" for i in range(n)],
+            "attendance_pct_ytd": ["93.5", "", None, "100.0"] * (n // 4) + ["7"] * (n % 4),
+            "sessions_to_spare": [-3, 0, float("nan"), 1.5, float("inf")] * (n // 5)
+            + [2] * (n % 5),
+            "new_since_previous_school_day": ["Y", "N"] * (n // 2) + ["Y"] * (n % 2),
+            "upn": [f"A{i:012d}" for i in range(n)],
+            "explanation": [
+                extra if i == 3 and extra is not None else f"line {i}\n" for i in range(n)
+            ],
+        }
+    )
+    from_columns = _workbook(plist)
+    monkeypatch.setattr(xlsx, "_list_body", lambda *args: None)
+    assert from_columns == _workbook(plist)
