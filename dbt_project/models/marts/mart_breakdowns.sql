@@ -46,38 +46,53 @@ school_days as (
         day.attended_sessions,
         day.absence_sessions
     from {{ ref('fct_pupil_day') }} as day
-    inner join {{ ref('stg_calendar') }} as cal
+    -- semi joins: as inner joins the planner paired every pupil with every school day first
+    semi join {{ ref('stg_calendar') }} as cal
         on cal.urn = day.urn and cal.calendar_date = day.mark_date and cal.is_school_day
-    inner join status
+    semi join status
         on status.urn = day.urn and status.upn = day.upn
     where day.mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
 ),
 
-session_dims as (
-    select
-        urn, upn, 'weekday' as dimension,
-        cast(isodow(mark_date) as varchar) || ' ' || dayname(mark_date) as value,
-        possible_sessions as possible, attended_sessions as attended,
-        absence_sessions as absence, cast(null as integer) as pa
+-- The weekday and week slices are summed per pupil on the date's numbers (day of the week,
+-- the week's Monday) and named after: naming millions of pupil-days first made this the
+-- slowest mart of a daily run.
+weekday_pupil as (
+    select urn, upn, isodow(mark_date) as weekday, min(mark_date) as a_date,
+           sum(possible_sessions) as possible, sum(attended_sessions) as attended,
+           sum(absence_sessions) as absence
     from school_days
-    union all
-    select
-        urn, upn, 'week' as dimension,
-        cast(cast(mark_date - cast(isodow(mark_date) - 1 as integer) as date) as varchar) as value,
-        possible_sessions as possible, attended_sessions as attended,
-        absence_sessions as absence, cast(null as integer) as pa
+    group by urn, upn, isodow(mark_date)
+),
+
+week_pupil as (
+    select urn, upn, cast(mark_date - cast(isodow(mark_date) - 1 as integer) as date) as monday,
+           sum(possible_sessions) as possible, sum(attended_sessions) as attended,
+           sum(absence_sessions) as absence
     from school_days
+    group by urn, upn, cast(mark_date - cast(isodow(mark_date) - 1 as integer) as date)
 ),
 
 per_pupil as (
-    -- one row per pupil per slice, so a pupil counts once in `pupils`
+    -- one row per pupil per slice, so a pupil counts once in `pupils` (status has one row per
+    -- pupil, and the day slices are summed per pupil above)
     select urn, upn, dimension, value,
-           cast(sum(possible) as integer) as possible,
-           cast(sum(attended) as integer) as attended,
-           cast(sum(absence) as integer) as absence,
-           max(pa) as pa
-    from (select * from pupil_dims union all select * from session_dims) as slices
-    group by urn, upn, dimension, value
+           cast(possible as integer) as possible,
+           cast(attended as integer) as attended,
+           cast(absence as integer) as absence,
+           pa
+    from pupil_dims
+    union all
+    select urn, upn, 'weekday' as dimension,
+           cast(weekday as varchar) || ' ' || dayname(a_date) as value,
+           cast(possible as integer), cast(attended as integer), cast(absence as integer),
+           cast(null as integer)
+    from weekday_pupil
+    union all
+    select urn, upn, 'week' as dimension, cast(monday as varchar) as value,
+           cast(possible as integer), cast(attended as integer), cast(absence as integer),
+           cast(null as integer)
+    from week_pupil
 ),
 
 grouped as (
