@@ -6,8 +6,9 @@ Two checks per academy, each at error severity:
 - **arrival**: on a day the academy keeps a register, a register delivery extracted on D must
   have been loaded (a rejected delivery, or an `api_json` delivery still waiting for pages, is
   not an arrival). A late academy is held back; the rest of the trust proceeds.
-- **the built marts** (GX Core checkpoint on the academy's rows of `mart_pupil_status`, read
-  through a read-only DuckDB connection): arithmetic that must hold whatever the data, such as
+- **the built marts** (GX Core expectations on the academy's rows of `mart_pupil_status`, read
+  through a read-only DuckDB connection; one validation for all academies, `_outcomes`, with
+  a checkpoint per academy as the fallback): arithmetic that must hold whatever the data, such as
   attended <= possible and UPNs unique and 13 characters. An expectation that fails at
   `critical` severity holds the academy back; `warning` ones are only reported.
 
