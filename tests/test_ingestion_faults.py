@@ -44,6 +44,9 @@ def _spawn(home: Home, urns: list[str]) -> subprocess.Popen:
         "ATTENDANCE_HOME": str(home.root),
         "GX_ANALYTICS_ENABLED": "False",
         "ATTENDANCE_GATE_BATCH_ROWS": "200",  # two or three deliveries per gate batch
+        # a delivery or two per check batch, so deliveries are written one after another and
+        # the kill has many windows to land in (a batch of the whole year writes at once)
+        "ATTENDANCE_CHECK_BATCH_ROWS": "200",
     }
     return subprocess.Popen(
         [sys.executable, "-c", INGEST, str(home.root), RUN_DATE.isoformat(), *urns],
@@ -71,7 +74,8 @@ def _kill_mid_delivery(home: Home, urns: list[str], deadline_s: float = 240) -> 
                 caught = True
                 break
             time.sleep(0.002)
-        os.kill(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:  # it may have finished first: the assertions below say so
+            os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
     return {"caught_mid_delivery": caught, "returncode": proc.returncode}
