@@ -1,7 +1,9 @@
 -- The roll as known on the run date: each academy's latest full snapshot extracted by D.
+-- Only those snapshot files are read (macros/rolls.sql chooses them by name), not the year's.
+{%- set files = latest_roll_files() %}
 with known as (
     select *
-    from {{ source('warehouse', 'rolls') }}
+    from {% if files %}read_parquet({{ files }}){% else %}{{ source('warehouse', 'rolls') }}{% endif %}
     where cast(extracted_at as date) <= {{ run_date() }}
 ),
 
