@@ -34,6 +34,17 @@ on_roll as (
       and (leaving_date is null or leaving_date >= {{ run_date() }})
 ),
 
+stage_asof as (
+    -- the stages on the as-of and previous school days only (the table holds every day)
+    select stage.*
+    from {{ ref('fct_pupil_stage_daily') }} as stage
+    semi join (
+        select urn, asof_date as calendar_date from asof_day
+        union all
+        select urn, previous_date from previous_day
+    ) as wanted on wanted.urn = stage.urn and wanted.calendar_date = stage.calendar_date
+),
+
 today as (
     select daily.*
     from {{ ref('int_pupil_daily') }} as daily
@@ -45,7 +56,7 @@ yesterday as (
     from {{ ref('int_pupil_daily') }} as daily
     inner join previous_day
         on previous_day.urn = daily.urn and previous_day.previous_date = daily.calendar_date
-    left join {{ ref('fct_pupil_stage_daily') }} as stage
+    left join stage_asof as stage
         on stage.urn = daily.urn and stage.upn = daily.upn and stage.calendar_date = daily.calendar_date
 ),
 
@@ -144,7 +155,7 @@ measures as (
     left join days_left as dl on dl.urn = r.urn
     left join trend as tr on tr.urn = r.urn and tr.upn = r.upn
     left join yesterday as y on y.urn = r.urn and y.upn = r.upn
-    left join {{ ref('fct_pupil_stage_daily') }} as s
+    left join stage_asof as s
         on s.urn = t.urn and s.upn = t.upn and s.calendar_date = t.calendar_date
 ),
 
