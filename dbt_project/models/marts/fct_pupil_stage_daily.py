@@ -114,10 +114,25 @@ def _kept_states(session, daily, changes, this, policies):
                and kept.calendar_date < changes.changed_from
             group by kept.urn, kept.upn
         ),
-        daily as (select * from {_sub(daily)}),
         year_start as (
             select urn, min(calendar_date) as first_day, min(school_day_index) as first_index
-            from daily group by urn
+            from {_sub(daily)} group by urn
+        ),
+        -- the two days read of each changed pupil, picked out by semi joins: as left joins
+        -- the planner hashed the year's pupil-days to probe them with one row per pupil
+        on_day as (
+            select d.urn, d.upn, d.school_day_index
+            from {_sub(daily)} as d
+            semi join last_kept
+                on last_kept.urn = d.urn and last_kept.upn = d.upn
+               and last_kept.calendar_date = d.calendar_date
+        ),
+        at_entry as (
+            select d.urn, d.upn, {", ".join(f'd."{c}"' for c in measures)}
+            from {_sub(daily)} as d
+            semi join last_kept
+                on last_kept.urn = d.urn and last_kept.upn = d.upn
+               and last_kept.stage_since = d.calendar_date and last_kept.stage > 0
         )
         select
             changes.urn,
@@ -130,12 +145,8 @@ def _kept_states(session, daily, changes, this, policies):
         from changes
         inner join year_start on year_start.urn = changes.urn
         left join last_kept on last_kept.urn = changes.urn and last_kept.upn = changes.upn
-        left join daily as on_day
-            on on_day.urn = last_kept.urn and on_day.upn = last_kept.upn
-           and on_day.calendar_date = last_kept.calendar_date
-        left join daily as at_entry
-            on at_entry.urn = last_kept.urn and at_entry.upn = last_kept.upn
-           and at_entry.calendar_date = last_kept.stage_since and last_kept.stage > 0
+        left join on_day on on_day.urn = last_kept.urn and on_day.upn = last_kept.upn
+        left join at_entry on at_entry.urn = last_kept.urn and at_entry.upn = last_kept.upn
         """
     ).df()
 
