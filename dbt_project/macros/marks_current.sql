@@ -125,3 +125,10 @@
          {%- else -%} cast(null as date) {%- endif %} as previous_run_date,
          '{{ plan.mode }}' as mode;
 {% endmacro %}
+
+{# Supersession's order (SPEC 4): the latest extraction first, ties to the later file name,
+   then the later row. The one statement of it, for every ranking of a key's versions. #}
+{% macro latest_version_first(alias=none) -%}
+  {%- set p = alias ~ '.' if alias else '' -%}
+  {{ p }}extracted_at desc, {{ p }}source_file desc, {{ p }}source_row desc
+{%- endmacro %}

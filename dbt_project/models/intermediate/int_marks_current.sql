@@ -18,7 +18,7 @@ with ranked as (
         *,
         row_number() over (
             partition by urn, upn, mark_date, session
-            order by extracted_at desc, source_file desc, source_row desc
+            order by {{ latest_version_first() }}
         ) as version_rank
     from {{ ref('stg_marks') }}
     where mark_date >= {{ academic_year_start(run_date()) }} - interval 1 year
@@ -43,7 +43,7 @@ ranked as (
         *,
         row_number() over (
             partition by urn, upn, mark_date, session
-            order by extracted_at desc, source_file desc, source_row desc
+            order by {{ latest_version_first() }}
         ) as version_rank
     from (
         select * from new_versions

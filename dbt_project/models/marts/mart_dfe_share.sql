@@ -19,6 +19,8 @@ changed_keys as (
     from {{ ref('stg_marks') }} as marks
     inner join previous_day on previous_day.urn = marks.urn
     where cast(marks.extracted_at as date) > previous_day.previous_date
+      -- the same bound as a constant for the scan, which skips the older versions' row groups
+      and marks.extracted_at >= (select min(previous_date) from previous_day) + interval 1 day
       and marks.mark_date >= {{ academic_year_start(run_date()) }}
 ),
 
@@ -26,7 +28,7 @@ known_then as (
     select marks.urn, marks.upn, marks.mark_date, marks.session, marks.code,
            row_number() over (
                partition by marks.urn, marks.upn, marks.mark_date, marks.session
-               order by marks.extracted_at desc, marks.source_file desc, marks.source_row desc
+               order by {{ latest_version_first('marks') }}
            ) as version_rank
     from {{ ref('stg_marks') }} as marks
     inner join changed_keys as keys
@@ -41,12 +43,21 @@ previous_share as (
 ),
 
 current_marks as (
-    select cur.urn, cur.upn, cur.mark_date, cur.session, cur.code
-    from {{ ref('int_marks_current') }} as cur
-    inner join changed_keys as keys
-        on keys.urn = cur.urn and keys.upn = cur.upn
-       and keys.mark_date = cur.mark_date and keys.session = cur.session
-    where cur.mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
+    -- the changed keys' marks as known on D (int_marks_current's winners), ranked from their
+    -- versions: reading them from int_marks_current probed its every row for these keys
+    select urn, upn, mark_date, session, code
+    from (
+        select marks.urn, marks.upn, marks.mark_date, marks.session, marks.code,
+               row_number() over (
+                   partition by marks.urn, marks.upn, marks.mark_date, marks.session
+                   order by {{ latest_version_first('marks') }}
+               ) as version_rank
+        from {{ ref('stg_marks') }} as marks
+        semi join changed_keys as keys
+            on keys.urn = marks.urn and keys.upn = marks.upn
+           and keys.mark_date = marks.mark_date and keys.session = marks.session
+    ) as ranked
+    where version_rank = 1
 )
 
 select
