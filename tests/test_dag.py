@@ -236,7 +236,9 @@ def corrupt_roll(root: Path, urn: str, run_date: date) -> None:
     bad["upn"] = bad["upn"].str[:12]
     snapshot = pd.concat([latest, bad], ignore_index=True)
     snapshot["extracted_at"] = pd.Timestamp(f"{run_date.isoformat()} 23:59:59")
-    store.write_parquet(snapshot, folder / "pupils_zz_corrupted.parquet", store.ROLL_SCHEMA)
+    # named as ingestion names a snapshot (by its extraction time), which stg_rolls relies on
+    name = f"pupils_{run_date.strftime('%Y%m%d')}T235959.parquet"
+    store.write_parquet(snapshot, folder / name, store.ROLL_SCHEMA)
 
 
 @pytest.mark.e2e
