@@ -62,6 +62,10 @@ with ranked as (
 )
 {%- endif %}
 
+-- Stored in date order (a daily build then appends its few re-ranked keys, mostly dated D):
+-- the zone maps on mark_date let the incremental re-ranking's lookup of the touched keys and
+-- its delete+insert skip the rest of the year, which they otherwise probed row by row (M,
+-- under load: 4.1 s -> 0.9 s and 2.4 s -> 0.2 s a day; the full build pays for one sort).
 select
     urn,
     upn,
@@ -76,3 +80,4 @@ select
     extracted_at
 from ranked
 where version_rank = 1
+order by mark_date
