@@ -139,7 +139,11 @@ def attendance_daily():
         ),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_ALL
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.AFTER_ALL,
+            # unit tests check the models' logic, not the day's data: the test suite runs
+            # them, the daily build does not (attendance/pipeline.py, PRODUCTION_BUILD)
+            exclude=["resource_type:unit_test"],
         ),
         operator_args={"vars": {"run_date": RUN_DATE}, "pool": DUCKDB_POOL, "install_deps": False},
     )

@@ -181,3 +181,22 @@ def test_rerun_of_a_past_date_is_byte_identical(home):
     assert first == again
     s = read_mart(home, "select upn, unauthorised_absence_sessions from mart_pupil_status")
     assert dict(zip(s["upn"], s["unauthorised_absence_sessions"], strict=True))[P2] == 0
+
+
+def test_dbt_unit_tests_run_here_not_in_the_daily_build(home):
+    """The daily build leaves dbt's unit tests out (attendance/pipeline.py, PRODUCTION_BUILD:
+    they check the models' logic on fixed inputs, not the day's data); they run here instead,
+    all four of them, on a warehouse the daily build has just made."""
+    import json
+
+    from attendance.dbt_runner import target_path
+    from attendance.pipeline import unit_tests
+
+    run_day(home, date(2025, 11, 21), progress=lambda m: None)
+    built = json.loads((target_path(home) / "run_results.json").read_text())["results"]
+    kinds = {r["unique_id"].split(".")[0] for r in built}
+    assert "unit_test" not in kinds and {"model", "test"} <= kinds
+    unit_tests(home, date(2025, 11, 21))  # raises DbtFailed if any fails
+    ran = json.loads((target_path(home) / "run_results.json").read_text())["results"]
+    assert sorted(r["unique_id"].split(".")[0] for r in ran) == ["unit_test"] * 4
+    assert all(r["status"] == "pass" for r in ran)
