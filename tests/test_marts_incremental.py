@@ -181,3 +181,56 @@ def test_key_tests_after_an_incremental_build_read_the_rows_it_wrote(chain):
         [urn, upn, day],
     )
     key_test()
+
+
+def test_stage_rows_whose_pupil_day_is_gone_are_dropped(chain):
+    """The stage model's post-hook after an incremental build (macros/stage_daily.sql): a row
+    of a changed pupil on or after its changed_from with no pupil-day in int_pupil_daily goes,
+    as does any row after D; a row of an unchanged pupil stays (the plan's contract: those rows
+    are as the previous run left them). Rows planted by hand on the half-term Wednesday (no
+    school day) and after D; int_pupil_changes set by hand; runs after the chain's last build."""
+    import duckdb
+
+    from attendance.dbt_runner import run_dbt
+
+    home, _, _ = chain
+    database = str(home.warehouse / "attendance.duckdb")
+
+    def sql(statement: str, params: list | None = None) -> list:
+        with duckdb.connect(database) as con:
+            return con.execute(statement, params or []).fetchall()
+
+    (a_urn, a_upn), (b_urn, b_upn) = sql(
+        "select distinct urn, upn from fct_pupil_stage_daily order by urn, upn limit 2"
+    )
+    half_term, after_d = date(2024, 10, 30), date(2024, 11, 11)
+    for urn, upn, day in [
+        (a_urn, a_upn, half_term),
+        (b_urn, b_upn, half_term),
+        (b_urn, b_upn, after_d),
+    ]:
+        sql(
+            "insert into fct_pupil_stage_daily select * replace (cast(? as date) as calendar_date) "
+            "from fct_pupil_stage_daily where urn = ? and upn = ? and calendar_date = ?",
+            [day, urn, upn, END],
+        )
+    sql("update int_build_plan set mode = 'incremental'")
+    sql("delete from int_pupil_changes")
+    sql(
+        "insert into int_pupil_changes (urn, upn, changed_from, marks_from) "
+        "values (?, ?, date '2024-10-28', date '2024-10-28')",
+        [a_urn, a_upn],
+    )
+    run_dbt(home, "run", END, extra=["--select", "fct_pupil_stage_daily"])
+
+    def planted(urn: str, upn: str, day: date) -> int:
+        return sql(
+            "select count(*) from fct_pupil_stage_daily "
+            "where urn = ? and upn = ? and calendar_date = ?",
+            [urn, upn, day],
+        )[0][0]
+
+    assert planted(a_urn, a_upn, half_term) == 0  # changed pupil, no pupil-day: gone
+    assert planted(b_urn, b_upn, after_d) == 0  # after D: gone, whoever's
+    assert planted(b_urn, b_upn, half_term) == 1  # unchanged pupil: as the last run left it
+    assert planted(a_urn, a_upn, END) == 1  # A's real days are rebuilt, not lost

@@ -3,27 +3,56 @@
    longer in int_pupil_daily (a later date built before an earlier one, a pupil gone from the
    roll) would linger. Inside the model's transaction, after the insert, those rows go: all of
    them after a full build, and after an incremental one those of the changed pupils from
-   changed_from on and any after D (the rest are unchanged by the plan's contract). Not a
+   changed_from on and any after D (the rest are unchanged by the plan's contract).
+   Without a table yet (the first build) there is nothing to drop: no statement. Not a
    pre-hook: a Python model writes its rows through another cursor, and a transaction begun
    before that would not see them. #}
 {% macro stage_daily_drop_gone_rows() %}
-  {% if is_incremental() %}
+  {% if is_incremental() and downstream_mode() == 'full' %}
     delete from {{ this }} as kept
-    where (
-        (select mode from {{ ref('int_build_plan') }}) = 'full'
-        or kept.calendar_date > (select run_date from {{ ref('int_build_plan') }})
-        or exists (
-            select 1 from {{ ref('int_pupil_changes') }} as changes
-            where changes.urn = kept.urn
-              and changes.upn = kept.upn
-              and kept.calendar_date >= changes.changed_from
-        )
-    )
-    and not exists (
+    where not exists (
         select 1 from {{ ref('int_pupil_daily') }} as daily
         where daily.urn = kept.urn
           and daily.upn = kept.upn
           and daily.calendar_date = kept.calendar_date
     )
+  {% elif is_incremental() %}
+    {#- The candidates and the pupil-days they are looked up in are both cut to the changed
+        pupils' dates first (int_pupil_daily holds no day after D, so a kept row after D is
+        gone whoever it belongs to): looked up in the whole of int_pupil_daily, the planner
+        hashed the year's 8 million pupil-days for a few thousand candidates (M: 1.2 s ->
+        0.25 s). The constant bound lets both scans skip the older row groups. #}
+    delete from {{ this }} as kept
+    using (
+        with bound as (
+            select min(changed_from) as first_date from {{ ref('int_pupil_changes') }}
+        ),
+        candidates as (
+            select s.urn, s.upn, s.calendar_date
+            from {{ this }} as s
+            semi join {{ ref('int_pupil_changes') }} as changes
+                on changes.urn = s.urn and changes.upn = s.upn
+               and s.calendar_date >= changes.changed_from
+            where s.calendar_date >= (select first_date from bound)
+            union
+            select s.urn, s.upn, s.calendar_date
+            from {{ this }} as s
+            where s.calendar_date > {{ run_date() }}
+        ),
+        present as (
+            select daily.urn, daily.upn, daily.calendar_date
+            from {{ ref('int_pupil_daily') }} as daily
+            semi join {{ ref('int_pupil_changes') }} as changes
+                on changes.urn = daily.urn and changes.upn = daily.upn
+               and daily.calendar_date >= changes.changed_from
+            where daily.calendar_date >= (select first_date from bound)
+        )
+        select candidates.urn, candidates.upn, candidates.calendar_date
+        from candidates
+        anti join present
+            on present.urn = candidates.urn and present.upn = candidates.upn
+           and present.calendar_date = candidates.calendar_date
+    ) as gone
+    where gone.urn = kept.urn and gone.upn = kept.upn and gone.calendar_date = kept.calendar_date
   {% endif %}
 {% endmacro %}
