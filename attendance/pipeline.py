@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -137,7 +137,9 @@ def _stage_one(args: tuple[Path, str, date]) -> tuple[AcademyIngestReport, list]
     return stage_academy(Home(root), urn, up_to=run_date)
 
 
-def ingest_all(home: Home, urns: list[str], run_date: date) -> Iterator[tuple[str, dict]]:
+def ingest_all(
+    home: Home, urns: list[str], run_date: date, hold_last: list | None = None
+) -> Iterator[tuple[str, dict]]:
     """Ingest every academy, in parallel processes when there is more than one CPU.
 
     Safe because ingestion writes only parquet and JSON below each academy's own URN and opens
@@ -146,11 +148,16 @@ def ingest_all(home: Home, urns: list[str], run_date: date) -> Iterator[tuple[st
     size, and a daily run has one or two small deliveries per academy), in batches of
     `gate_batch_rows` so memory stays flat. Reports come back in registry order, each once its
     deliveries are gated; the results are those of `ingest` academy by academy.
+
+    With `hold_last`, the last batch (a daily run's only one) is not gated here: its pending
+    deliveries are appended to that list for the caller to gate (`run_day` gates them in
+    another process while dbt builds), and the reports of their academies come back without
+    that batch's gate failures.
     """
     workers = ingest_workers(len(urns))
     jobs = [(home.root, urn, run_date) for urn in urns]
     if workers == 1:
-        yield from _gate_together(home, urns, map(_stage_one, jobs))
+        yield from _gate_together(home, urns, map(_stage_one, jobs), hold_last)
         return
     # forkserver, not fork: the caller may hold dbt's threads and DuckDB handles (backfill runs
     # dbt in this process), which a plain fork would copy mid-flight. GX is not preloaded: a
@@ -158,44 +165,95 @@ def ingest_all(home: Home, urns: list[str], run_date: date) -> Iterator[tuple[st
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["ingestion.ingest"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from _gate_together(home, urns, pool.map(_stage_one, jobs))
+        yield from _gate_together(home, urns, pool.map(_stage_one, jobs), hold_last)
 
 
 def _gate_together(
-    home: Home, urns: list[str], staged: Iterator[tuple[AcademyIngestReport, list]]
+    home: Home,
+    urns: list[str],
+    staged: Iterator[tuple[AcademyIngestReport, list]],
+    hold_last: list | None = None,
 ) -> Iterator[tuple[str, dict]]:
     """Gate the academies' pending deliveries in shared batches; yield each report once its
-    deliveries are gated and their ledger entries written."""
+    deliveries are gated and their ledger entries written (the last batch's: once it is
+    handed to `hold_last`, when given)."""
     pending: list = []
     reports: dict[str, AcademyIngestReport] = {}
     done: list[str] = []
     for urn, (report, items) in zip(urns, staged, strict=True):
         reports[urn] = report
         done.append(urn)
-        if items and not pending:
+        if items and not pending and hold_last is None:
             quality_gate.warm_up()
         pending += items
         if pending_rows(pending) >= gate_batch_rows():
             finish(home, pending, reports)
             yield from ((u, reports.pop(u).as_dict()) for u in done)
             done.clear()
-    finish(home, pending, reports)
+    if hold_last is None:
+        finish(home, pending, reports)
+    else:
+        hold_last.extend(pending)
     yield from ((u, reports.pop(u).as_dict()) for u in done)
+
+
+def _finish_held(root: Path, held: list) -> dict[str, int]:
+    """`finish` for deliveries held back from `ingest_all`, in a gatekeeper process: URN ->
+    deliveries whose gate failed at error severity."""
+    os.nice(10)  # background work: take the cores dbt leaves idle, not dbt's
+    reports = {p.delivery.urn: AcademyIngestReport(urn=p.delivery.urn) for p in held}
+    finish(Home(root), list(held), reports)
+    return {urn: r.gate_failures for urn, r in reports.items()}
+
+
+def _gate_in(root: Path, run_date: date) -> dict[str, str]:
+    return gate(Home(root), run_date)
+
+
+def build_and_gate(home: Home, run_date: date, held: list) -> tuple[dict[str, int], dict[str, str]]:
+    """The dbt build, with the held deliveries gated beside it, then the quality gate before
+    exports: (URN -> ingestion gate failures, URN -> why held back).
+
+    dbt's build is a chain of models, each waiting for the last, and keeps about one of the
+    machine's cores busy; GX costs seconds to import and validate whatever the batch (a daily
+    run's last ingestion batch is its only one). So a gatekeeper process imports GX and
+    gates those deliveries while dbt builds, then runs the export gate on the built marts
+    (read-only: dbt's handle is closed by then), GX already imported. Nothing dbt reads
+    waits on it: the marks are written before their gate, which writes only the gate results
+    and the ledger entries, and the export gate, which reads those, runs after both."""
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as keeper:
+        gated = keeper.submit(_finish_held, home.root, held) if held else None
+        try:
+            build(home, run_date)
+        finally:
+            if gated is not None:
+                wait([gated])  # a failed build still leaves its deliveries gated and ledgered
+        failures = gated.result() if gated is not None else {}
+        held_back = keeper.submit(_gate_in, home.root, run_date).result()
+    return failures, held_back
 
 
 def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print) -> dict:
     """The whole daily job for one run date."""
     urns = prepare(home)
     reports = []
-    for i, (urn, report) in enumerate(ingest_all(home, urns, run_date), start=1):
+    # With a spare core, the last gate batch is gated beside the dbt build (build_and_gate).
+    held: list | None = [] if ingest_workers(len(urns)) > 1 else None
+    for i, (urn, report) in enumerate(ingest_all(home, urns, run_date, held), start=1):
         reports.append(report)
         progress(
             f"  ingested {i}/{len(urns)} {urn}: {report['deliveries_loaded']} new deliveries, "
             f"{report['records_loaded']} marks, {report['records_rejected']} rejected"
         )
     progress(f"  building the marts for {run_date} (dbt)")
-    build(home, run_date)
-    held_back = gate(home, run_date)
+    if held is None:
+        build(home, run_date)
+        held_back = gate(home, run_date)
+    else:
+        failures, held_back = build_and_gate(home, run_date, held)
+        for report in reports:
+            report["gate_failures"] += failures.get(report["urn"], 0)
     for urn, reason in sorted(held_back.items()):
         progress(f"  held back {urn}: {reason}")
     progress("  exporting")
