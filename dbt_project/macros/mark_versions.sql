@@ -39,10 +39,11 @@
 {% macro mark_versions_record(plan) %}
   {% if plan.mode == 'full' %}
     create or replace table {{ mark_versions_files() }} as
-    select filename, size, last_modified from read_blob('{{ marks_glob() }}');
+    select filename, size, last_modified from {{ marks_files() }};
   {% elif plan.files %}
     insert into {{ mark_versions_files() }}
-    select filename, size, last_modified from read_blob({{ plan.files }});
+    select filename, size, last_modified from {{ marks_files() }}
+    where filename in (select unnest({{ plan.files }}));
   {% else %}
     select 1
   {% endif %}

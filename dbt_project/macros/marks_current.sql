@@ -48,23 +48,27 @@
   {{ return(new_files_plan(marks_current_files())) }}
 {% endmacro %}
 
+{# The marks files present when this build began (filename, size, last_modified), listed
+   once per build by stg_marks_files; a model reading it declares
+   `-- depends_on: {{ ref('stg_marks_files') }}`. #}
+{% macro marks_files() -%}
+  {{ ref('stg_marks_files') }}
+{%- endmacro %}
+
 {# Which marks files are new since the files recorded in `files_table` (filename, size,
    last_modified): {'mode': 'incremental', 'files': [the new ones]} when every recorded file is
    still there unchanged, else {'mode': 'full'} (a file was replaced or removed). #}
 {% macro new_files_plan(files_table) %}
   {% set changed %}
-    with present as (
-        select filename, size, last_modified from read_blob('{{ marks_glob() }}')
-    )
     select count(*) from {{ files_table }} as f
-    left join present as p on p.filename = f.filename
+    left join {{ marks_files() }} as p on p.filename = f.filename
     where p.filename is null or p.size <> f.size or p.last_modified <> f.last_modified
   {% endset %}
   {% if run_query(changed).rows[0][0] != 0 %}
     {{ return({'mode': 'full'}) }}
   {% endif %}
   {% set new_files %}
-    select filename from read_blob('{{ marks_glob() }}')
+    select filename from {{ marks_files() }}
     where filename not in (select filename from {{ files_table }})
     order by filename
   {% endset %}
@@ -94,7 +98,7 @@
     {% endif %}
     insert into {{ marks_current_files() }}
     select blob.filename, blob.size, blob.last_modified
-    from read_blob({{ "'" ~ marks_glob() ~ "'" if plan.mode == 'full' else files }}) as blob
+    from {{ marks_files() }} as blob
     inner join (
         select filename
         from read_parquet({{ "'" ~ marks_glob() ~ "'" if plan.mode == 'full' else files }},

@@ -11,6 +11,7 @@
     pre_hook="{{ marks_current_clear(marks_current_plan()) }}",
     post_hook="{{ marks_current_record(marks_current_plan()) }}",
 ) }}
+-- depends_on: {{ ref('stg_marks_files') }}
 {%- set plan = marks_current_plan() %}
 {%- if plan.mode == 'full' %}
 with ranked as (

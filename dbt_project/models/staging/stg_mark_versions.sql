@@ -6,6 +6,7 @@
     pre_hook="{{ mark_versions_clear(mark_versions_plan()) }}",
     post_hook="{{ mark_versions_record(mark_versions_plan()) }}",
 ) }}
+-- depends_on: {{ ref('stg_marks_files') }}
 {%- set plan = mark_versions_plan() %}
 select
     urn,
