@@ -31,12 +31,23 @@ def _cell(value: object) -> object:
     return neutralise(value)
 
 
-def _cells(column: pd.Series) -> pd.Series:
-    """`_cell` for every value. A column of pandas' `str` dtype holds only text and missing
-    values, so it is done with vectorised string operations (the same result, without a
-    Python call per cell: the trust's CSVs have millions of cells)."""
+def _text_only(column: pd.Series) -> bool:
+    """Whether every value is text or missing: pandas' `str` dtype, or an object column (what
+    DuckDB's results give) that holds nothing else, as pandas' C type inference tells."""
     if isinstance(column.dtype, pd.StringDtype):
-        text = column.fillna("").astype(object)
+        return True
+    return column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in {
+        "string",
+        "empty",
+    }
+
+
+def _cells(column: pd.Series) -> pd.Series:
+    """`_cell` for every value. A column of text and missing values only is done with
+    vectorised string operations (the same result, without a Python call per cell: the
+    trust's CSVs have millions of cells)."""
+    if _text_only(column):
+        text = column.astype(object).where(column.notna(), "")
         formula = text.str.startswith(FORMULA_STARTS)
         if formula.any():
             text = text.where(~formula, "'" + text)
