@@ -131,8 +131,18 @@
 {% endmacro %}
 
 {# Supersession's order (SPEC 4): the latest extraction first, ties to the later file name,
-   then the later row. The one statement of it, for every ranking of a key's versions. #}
-{% macro latest_version_first(alias=none) -%}
+   then the later row. The one statement of it, for every ranking of a key's versions: as
+   columns (`version_order`), as an `order by` (`latest_version_first`), and as the key whose
+   maximum `arg_max` picks (`latest_version_key`). #}
+{% macro version_order(alias=none) -%}
   {%- set p = alias ~ '.' if alias else '' -%}
-  {{ p }}extracted_at desc, {{ p }}source_file desc, {{ p }}source_row desc
+  {{ return([p ~ 'extracted_at', p ~ 'source_file', p ~ 'source_row']) }}
+{%- endmacro %}
+
+{% macro latest_version_first(alias=none) -%}
+  {{ version_order(alias) | join(' desc, ') }} desc
+{%- endmacro %}
+
+{% macro latest_version_key(alias=none) -%}
+  ({{ version_order(alias) | join(', ') }})
 {%- endmacro %}

@@ -24,40 +24,27 @@ changed_keys as (
       and marks.mark_date >= {{ academic_year_start(run_date()) }}
 ),
 
-known_then as (
+versions as (
+    -- every version of the changed keys, each marked whether it was known on the academy's
+    -- previous school day
     select marks.urn, marks.upn, marks.mark_date, marks.session, marks.code,
-           row_number() over (
-               partition by marks.urn, marks.upn, marks.mark_date, marks.session
-               order by {{ latest_version_first('marks') }}
-           ) as version_rank
+           marks.extracted_at, marks.source_file, marks.source_row,
+           cast(marks.extracted_at as date) <= previous_day.previous_date as known_then
     from {{ ref('stg_marks') }} as marks
-    inner join changed_keys as keys
+    semi join changed_keys as keys
         on keys.urn = marks.urn and keys.upn = marks.upn
        and keys.mark_date = marks.mark_date and keys.session = marks.session
     inner join previous_day on previous_day.urn = marks.urn
-    where cast(marks.extracted_at as date) <= previous_day.previous_date
 ),
 
-previous_share as (
-    select urn, upn, mark_date, session, code from known_then where version_rank = 1
-),
-
-current_marks as (
-    -- the changed keys' marks as known on D (int_marks_current's winners), ranked from their
-    -- versions: reading them from int_marks_current probed its every row for these keys
-    select urn, upn, mark_date, session, code
-    from (
-        select marks.urn, marks.upn, marks.mark_date, marks.session, marks.code,
-               row_number() over (
-                   partition by marks.urn, marks.upn, marks.mark_date, marks.session
-                   order by {{ latest_version_first('marks') }}
-               ) as version_rank
-        from {{ ref('stg_marks') }} as marks
-        semi join changed_keys as keys
-            on keys.urn = marks.urn and keys.upn = marks.upn
-           and keys.mark_date = marks.mark_date and keys.session = marks.session
-    ) as ranked
-    where version_rank = 1
+ranked as (
+    -- in one pass, each key's mark as known on D (int_marks_current's winner) and as known
+    -- on the previous school day (that day's share; null when the key was not known then)
+    select urn, upn, mark_date, session,
+           arg_max(code, {{ latest_version_key() }}) as code,
+           arg_max(code, {{ latest_version_key() }}) filter (where known_then) as previous_code
+    from versions
+    group by urn, upn, mark_date, session
 )
 
 select
@@ -69,11 +56,8 @@ select
     cur.code as attendance_code,
     case when cur.mark_date = {{ run_date() }} then 'N' else 'Y' end as amended,
     {{ run_date() }} as as_of_date
-from current_marks as cur
+from ranked as cur
 inner join {{ ref('stg_academies') }} as a on a.urn = cur.urn
-left join previous_share as prev
-    on prev.urn = cur.urn and prev.upn = cur.upn
-   and prev.mark_date = cur.mark_date and prev.session = cur.session
 where cur.mark_date = {{ run_date() }}
-   or prev.code is null
-   or prev.code <> cur.code
+   or cur.previous_code is null
+   or cur.previous_code <> cur.code
