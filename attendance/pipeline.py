@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -115,14 +117,20 @@ def gate(home: Home, run_date: date) -> dict[str, str]:
     return academy_verdicts(home, run_date)
 
 
-def export(home: Home, run_date: date, held_back: dict[str, str] | None = None) -> dict:
+def export(
+    home: Home,
+    run_date: date,
+    held_back: dict[str, str] | None = None,
+    quality_facts: pd.DataFrame | None = None,
+) -> dict:
     """Export and publish D's outputs for every academy the gate did not hold back. Without
-    verdicts (the CLI), the gate runs first, so every path goes through it."""
+    verdicts (the CLI), the gate runs first, so every path goes through it. `quality_facts`:
+    the data-quality report's facts for D, when computed already (`build_and_gate`)."""
     from exports.build import export_all
 
     if held_back is None:
         held_back = gate(home, run_date)
-    return export_all(home, run_date, held_back=held_back)
+    return export_all(home, run_date, held_back=held_back, quality_facts=quality_facts)
 
 
 def ingest_workers(academies: int) -> int:
@@ -210,20 +218,40 @@ def _gate_in(root: Path, run_date: date) -> dict[str, str]:
     return gate(Home(root), run_date)
 
 
-def build_and_gate(home: Home, run_date: date, held: list) -> tuple[dict[str, int], dict[str, str]]:
-    """The dbt build, with the held deliveries gated beside it, then the quality gate before
-    exports: (URN -> ingestion gate failures, URN -> why held back).
+def _quality_facts(root: Path, run_date: date) -> pd.DataFrame:
+    from exports.quality import quality_facts
+
+    home = Home(root)
+    trust = load_trust(home)
+    return quality_facts(home, trust, run_date, load_calendars(home, trust))
+
+
+@dataclass
+class Built:
+    """What `build_and_gate` hands to the exports."""
+
+    gate_failures: dict[str, int]  # URN -> held deliveries whose ingestion gate failed
+    held_back: dict[str, str]  # URN -> why the academy's exports are held back for D
+    quality_facts: pd.DataFrame  # exports.quality.quality_facts for D
+
+
+def build_and_gate(home: Home, run_date: date, held: list) -> Built:
+    """The dbt build, with the held deliveries gated beside it and the data-quality report's
+    facts read beside it, then the quality gate before exports.
 
     dbt's build is a chain of models, each waiting for the last, and keeps about one of the
     machine's cores busy; GX costs seconds to import and validate whatever the batch (a daily
     run's last ingestion batch is its only one). So a gatekeeper process imports GX and
-    gates those deliveries while dbt builds, then runs the export gate on the built marts
-    (read-only: dbt's handle is closed by then), GX already imported. Nothing dbt reads
-    waits on it: the marks are written before their gate, which writes only the gate results
-    and the ledger entries, and the export gate, which reads those, runs after both."""
+    gates those deliveries while dbt builds, then reads the year's ledger and issue files for
+    the data-quality report (their last entries are the ones it just wrote), then runs the
+    export gate on the built marts (read-only: dbt's handle is closed by then), GX already
+    imported. Nothing dbt reads waits on it: the marks are written before their gate, which
+    writes only the gate results and the ledger entries, and the export gate, which reads
+    those, runs after both."""
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as keeper:
         gated = keeper.submit(_finish_held, home.root, held) if held else None
+        facts = keeper.submit(_quality_facts, home.root, run_date)
         try:
             build(home, run_date)
         finally:
@@ -231,13 +259,19 @@ def build_and_gate(home: Home, run_date: date, held: list) -> tuple[dict[str, in
                 wait([gated])  # a failed build still leaves its deliveries gated and ledgered
         failures = gated.result() if gated is not None else {}
         held_back = keeper.submit(_gate_in, home.root, run_date).result()
-    return failures, held_back
+        return Built(failures, held_back, facts.result())
 
 
 def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print) -> dict:
     """The whole daily job for one run date."""
+    from attendance.dbt_runner import warm_up
+
     urns = prepare(home)
     reports = []
+    # dbt's start-up is paid while the academies ingest in worker processes: this process
+    # only waits for them.
+    warming = threading.Thread(target=warm_up, args=(home,), name="dbt-warm-up", daemon=True)
+    warming.start()
     # With a spare core, the last gate batch is gated beside the dbt build (build_and_gate).
     held: list | None = [] if ingest_workers(len(urns)) > 1 else None
     for i, (urn, report) in enumerate(ingest_all(home, urns, run_date, held), start=1):
@@ -246,17 +280,20 @@ def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print)
             f"  ingested {i}/{len(urns)} {urn}: {report['deliveries_loaded']} new deliveries, "
             f"{report['records_loaded']} marks, {report['records_rejected']} rejected"
         )
+    warming.join()
     progress(f"  building the marts for {run_date} (dbt)")
+    facts = None
     if held is None:
         build(home, run_date)
         held_back = gate(home, run_date)
     else:
-        failures, held_back = build_and_gate(home, run_date, held)
+        built = build_and_gate(home, run_date, held)
+        held_back, facts = built.held_back, built.quality_facts
         for report in reports:
-            report["gate_failures"] += failures.get(report["urn"], 0)
+            report["gate_failures"] += built.gate_failures.get(report["urn"], 0)
     for urn, reason in sorted(held_back.items()):
         progress(f"  held back {urn}: {reason}")
     progress("  exporting")
-    result = export(home, run_date, held_back=held_back)
+    result = export(home, run_date, held_back=held_back, quality_facts=facts)
     result["ingestion"] = reports
     return result

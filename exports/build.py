@@ -216,7 +216,14 @@ def check_built_for(run_date: date, *marts: pd.DataFrame) -> None:
             )
 
 
-def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = None) -> dict:
+def export_all(
+    home: Home,
+    run_date: date,
+    held_back: dict[str, str] | None = None,
+    quality_facts: pd.DataFrame | None = None,
+) -> dict:
+    """Every output for D. `quality_facts`, when given, is `exports.quality.quality_facts` for
+    D computed earlier (the daily run computes it beside the dbt build)."""
     held_back = dict(held_back or {})
     trust = load_trust(home)
     calendars = load_calendars(home, trust)
@@ -238,7 +245,7 @@ def export_all(home: Home, run_date: date, held_back: dict[str, str] | None = No
     status, dfe, summary = data["status"], data["dfe"], data["summary"]
     check_built_for(run_date, status, dfe)
     weekly = weekly_attendance(data["weekly"])
-    quality = quality_rows(home, trust, run_date, calendars, held_back)
+    quality = quality_rows(home, trust, run_date, calendars, held_back, quality_facts)
     for urn, reason in sorted(held_back.items()):
         log.warning("academy %s held back for %s: %s", urn, d, reason)
 

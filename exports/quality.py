@@ -46,6 +46,7 @@ COLUMNS = [
     "data_quality_status",
 ]
 REASONS_SHOWN = 5
+HELD_BACK_EXPORTS = "DfE share, LA share, priority list"
 
 
 def _ledger(home: Home, urn: str, run_date: date) -> list[dict]:
@@ -143,8 +144,37 @@ def quality_rows(
     run_date: date,
     calendars: dict[str, SchoolCalendar] | None = None,
     held_back: dict[str, str] | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    held_back = held_back or {}
+    """The data-quality report's rows for D: `quality_facts` (or `facts`, the same computed
+    earlier) with the gate's verdicts applied."""
+    if facts is None:
+        facts = quality_facts(home, trust, run_date, calendars)
+    return with_verdicts(facts, held_back or {})
+
+
+def with_verdicts(facts: pd.DataFrame, held_back: dict[str, str]) -> pd.DataFrame:
+    """The facts with which academies' exports were held back, and why; a held-back academy's
+    status says so whatever its data."""
+    out = facts.copy()
+    reason = out["urn"].map(held_back).fillna("").astype(object)
+    held = (reason != "").to_numpy()
+    out["held_back_reason"] = reason
+    out["exports_held_back"] = [HELD_BACK_EXPORTS if h else "" for h in held]
+    out.loc[held, "data_quality_status"] = "held back"
+    return out[COLUMNS]
+
+
+def quality_facts(
+    home: Home,
+    trust: Trust,
+    run_date: date,
+    calendars: dict[str, SchoolCalendar] | None = None,
+) -> pd.DataFrame:
+    """Everything in the report that comes from what ingestion recorded (the ledger and the
+    issues), before the gate's verdicts. It reads the year's ledger and issue files, and
+    nothing the dbt build writes, so the daily run computes it beside the build
+    (`attendance/pipeline.py`, `build_and_gate`)."""
     year_start = academic_year_start(run_date)
     rows = []
     for academy in trust.academies:
@@ -172,9 +202,6 @@ def quality_rows(
             status = "errors"
         if not arrived:
             status = "late"
-        reason = held_back.get(academy.urn, "")
-        if reason:
-            status = "held back"
         rows.append(
             {
                 "urn": academy.urn,
@@ -190,8 +217,8 @@ def quality_rows(
                 "delivery_for_run_date": "Y" if arrived else "N",
                 "late_deliveries": late,
                 "school_days_without_delivery": len(without),
-                "exports_held_back": "DfE share, LA share, priority list" if reason else "",
-                "held_back_reason": reason,
+                "exports_held_back": "",
+                "held_back_reason": "",
                 "data_quality_status": status,
             }
         )
