@@ -46,18 +46,21 @@ seeds as (
     select kept.urn, kept.upn, kept.possible_ytd, kept.attended_ytd, kept.absence_ytd,
            kept.unauthorised_ytd, kept.consecutive_unexplained_days
     from {{ this }} as kept
+    inner join pupils on pupils.urn = kept.urn and pupils.upn = kept.upn
     inner join (
-        select pupils.urn, pupils.upn, max(cal.calendar_date) as seed_date
-        from pupils
+        -- the school day before each distinct grid_from of an academy (a handful of pairs:
+        -- per pupil, this paired every pupil with every school day before its grid_from)
+        select starts.urn, starts.grid_from, max(cal.calendar_date) as seed_date
+        from (select distinct urn, grid_from from pupils) as starts
         inner join {{ ref('stg_calendar') }} as cal
-            on cal.urn = pupils.urn
+            on cal.urn = starts.urn
            and cal.is_school_day
            and cal.calendar_date >= {{ academic_year_start(run_date()) }}
-           and cal.calendar_date < pupils.grid_from
-        group by pupils.urn, pupils.upn
+           and cal.calendar_date < starts.grid_from
+        group by starts.urn, starts.grid_from
     ) as seed_days
-        on seed_days.urn = kept.urn
-       and seed_days.upn = kept.upn
+        on seed_days.urn = pupils.urn
+       and seed_days.grid_from = pupils.grid_from
        and seed_days.seed_date = kept.calendar_date
     {%- else %}
     select cast(null as varchar) as urn, cast(null as varchar) as upn,
