@@ -138,7 +138,7 @@ class SchoolJob:
     weekly: pd.DataFrame
     full: pd.DataFrame
     improved_sums: pd.DataFrame
-    events: pd.DataFrame
+    stage_history: pd.DataFrame
     since: date
 
 
@@ -152,7 +152,7 @@ def school_files(job: SchoolJob) -> list[tuple[str, str, bytes, int]]:
     folder, stem = priority_path(job.urn, job.run_date)
     plist = priority_rows(job.school, job.policy)
     out.append((folder, f"{stem}.csv", csv_bytes(plist), len(plist)))
-    improved = most_improved(job.improved_sums, job.events, job.urn)
+    improved = most_improved(job.improved_sums, job.stage_history, job.urn)
     full = _with_names(job.full, job.school)
     full["year_order"] = full["year"].map(_year_order)
     full = full.sort_values(["year_order", "reg_group", "name", "upn"], kind="stable")
@@ -170,6 +170,14 @@ def school_files(job: SchoolJob) -> list[tuple[str, str, bytes, int]]:
     )
     out.append((folder, f"{stem}.xlsx", book, len(plist)))
     return out
+
+
+def _by_urn(frame: pd.DataFrame):
+    """URN -> that academy's rows of `frame` (as `frame[frame["urn"] == urn]` gives them: same
+    order, same index), split once instead of filtering the trust's rows per academy."""
+    groups = dict(tuple(frame.groupby("urn", sort=False))) if len(frame) else {}
+    empty = frame.iloc[0:0]
+    return lambda urn: groups.get(urn, empty)
 
 
 def export_workers(jobs: int) -> int:
@@ -259,7 +267,10 @@ def export_all(
     pub = Publication(home.exports, run_date)
     counts: dict[str, int] = {"dfe_files": 0, "la_files": 0, "priority_lists": 0}
     jobs: list[SchoolJob] = []
-    sums, events = data["improved_days"], data["events"]
+    policies = {key: load_policy(home, key) for key in sorted({a.policy for a in trust.academies})}
+    dfe_of, status_of, sums_of, history_of = (
+        _by_urn(frame) for frame in (dfe, status, data["improved_days"], data["stage_history"])
+    )
     try:
         for academy in trust.academies:
             if academy.urn in held_back:
@@ -272,14 +283,14 @@ def export_all(
                     school_name=academy.name,
                     trust_name=trust.name,
                     run_date=run_date,
-                    policy=load_policy(home, academy.policy),
-                    dfe=dfe[dfe["urn"] == academy.urn],
-                    school=status[status["urn"] == academy.urn],
+                    policy=policies[academy.policy],
+                    dfe=dfe_of(academy.urn),
+                    school=status_of(academy.urn),
                     summary_row=summary_by_urn.get(academy.urn, {}),
                     weekly=weekly,
                     full=full_attendance(data["full"], academy.urn),
-                    improved_sums=sums[sums["urn"] == academy.urn],
-                    events=events[events["urn"] == academy.urn],
+                    improved_sums=sums_of(academy.urn),
+                    stage_history=history_of(academy.urn),
                     since=since[academy.urn],
                 )
             )

@@ -70,11 +70,18 @@ group by d.urn, d.upn, since
 order by d.urn, d.upn, since
 """
 
-EVENTS_SQL = """
-select urn, upn, event_date, event_kind, stage, stage_name, action
+STAGE_HISTORY_SQL = """
+-- each pupil's stage history this year as most_improved reads it, summed in DuckDB rather
+-- than fetching every event of the trust: the first entry into a stage, the last exit, and the
+-- kind of the latest event (a pupil has at most one event a day: the model's key)
+select urn, upn,
+       min(event_date) filter (where event_kind = 'entry') as first_entry,
+       max(event_date) filter (where event_kind = 'exit') as last_exit,
+       arg_max(event_kind, event_date) as last_kind
 from fct_stage_events
-where event_date between ? and ?
-order by urn, upn, event_date
+where event_date between ? and ? and upn is not null
+group by urn, upn
+order by urn, upn
 """
 
 
@@ -86,7 +93,7 @@ def weekly_queries(run_date: date, since: dict[str, date]) -> dict[str, tuple[st
         "weekly": (WEEKLY_SQL, [start, run_date]),
         "full": (FULL_SQL, [urns, [since[u] for u in urns], start, run_date]),
         "improved_days": (IMPROVED_SQL, [start, run_date, start, run_date]),
-        "events": (EVENTS_SQL, [start, run_date]),
+        "stage_history": (STAGE_HISTORY_SQL, [start, run_date]),
     }
 
 
@@ -135,20 +142,19 @@ def full_attendance(full: pd.DataFrame, urn: str) -> pd.DataFrame:
     return mine[["upn", "possible_sessions", "attended_sessions"]].reset_index(drop=True)
 
 
-def most_improved(sums: pd.DataFrame, events: pd.DataFrame, urn: str) -> pd.DataFrame:
+def most_improved(sums: pd.DataFrame, history: pd.DataFrame, urn: str) -> pd.DataFrame:
     """Pupils whose attendance since their first intervention this year (the first entry into
     a stage) is better than before it; those back at stage 0 carry the date they left. `sums`
-    holds each pupil's sessions before and since that entry (IMPROVED_SQL)."""
-    ev = events[events["urn"] == urn].copy()
+    holds each pupil's sessions before and since that entry (IMPROVED_SQL), `history` each
+    pupil's first entry, last exit and latest event's kind (STAGE_HISTORY_SQL)."""
     cols = ["upn", "intervention_date", "before_pct", "since_pct", "change", "back_to_stage_0"]
-    if ev.empty:
+    mine = history[(history["urn"] == urn) & history["first_entry"].notna()]
+    if mine.empty:
         return pd.DataFrame(columns=cols)
-    # Grouped as timestamps and turned into dates after: the same days, without comparing
-    # Python date objects one by one.
-    ev["event_date"] = pd.to_datetime(ev["event_date"])
-    entries = ev[ev["event_kind"] == "entry"].groupby("upn")["event_date"].min().dt.date
-    exits = ev[ev["event_kind"] == "exit"].groupby("upn")["event_date"].max().dt.date
-    last_kind = ev.sort_values(["upn", "event_date"]).groupby("upn")["event_kind"].last()
+    upns = mine["upn"].to_numpy()
+    entries = pd.Series(pd.to_datetime(mine["first_entry"]).dt.date.to_numpy(), index=upns)
+    exits = pd.Series(pd.to_datetime(mine["last_exit"]).dt.date.to_numpy(), index=upns)
+    last_kind = pd.Series(mine["last_kind"].to_numpy(), index=upns)
     d = sums[(sums["urn"] == urn) & sums["upn"].isin(entries.index)]
     if d.empty:
         return pd.DataFrame(columns=cols)

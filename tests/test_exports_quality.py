@@ -121,7 +121,7 @@ def _praise_data(days: pd.DataFrame, events: pd.DataFrame, since: date, run_date
     con.execute("create table fct_pupil_day as select * from days_frame")
     con.execute("create table fct_stage_events as select * from events_frame")
     queries = weekly_queries(run_date, {URN: since, "999999": since})
-    keys = ("full", "improved_days", "events")
+    keys = ("full", "improved_days", "stage_history")
     return {key: con.execute(*queries[key]).df() for key in keys}
 
 
@@ -151,7 +151,7 @@ def test_full_attendance_and_most_improved() -> None:
         _praise_data(frame, events, date(2025, 10, 7), date(2025, 10, 10))["full"], URN
     )
     assert set(later["upn"]) == {"P3"}  # P1 and P2 had no sessions then: nothing to praise
-    improved = most_improved(data["improved_days"], data["events"], URN)
+    improved = most_improved(data["improved_days"], data["stage_history"], URN)
     # P3: before 6/10 = 60.0%, since = 9/10 = 90.0%; P2 has under 10 sessions each side.
     assert improved.to_dict("records") == [
         {
