@@ -194,13 +194,20 @@ def test_breakdowns_agree_with_independent_sums(built, run_date):
     marks["week"] = [monday(d).isoformat() for d in marks["mark_date"]]
     for dim in ("weekday", "week"):
         rows = breakdowns[(breakdowns["scope"] == "trust") & (breakdowns["dimension"] == dim)]
-        got = {r["value"]: (r["possible"], r["attended"]) for r in rows.to_dict("records")}
+        got = {
+            r["value"]: (r["possible"], r["attended"], r["pupils"]) for r in rows.to_dict("records")
+        }
+        # pupils: the enrolments with a possible session on that weekday, or in that week
         want = {
-            value: (int(g["possible"].sum()), int((g["cat"] == "attended").sum()))
+            value: (
+                int(g["possible"].sum()),
+                int((g["cat"] == "attended").sum()),
+                len(g.loc[g["possible"], ["urn", "upn"]].drop_duplicates()),
+            )
             for value, g in marks.groupby(dim)
         }
         assert got == want
-    assert sum(p for p, _ in got.values()) == total.iloc[0]["possible"]
+    assert sum(p for p, _, _ in got.values()) == total.iloc[0]["possible"]
 
 
 def test_national_figures_are_kept_as_data(built):
