@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -172,7 +172,7 @@ def school_files(job: SchoolJob) -> list[tuple[str, str, bytes, int]]:
     return out
 
 
-def _by_urn(frame: pd.DataFrame):
+def _by_urn(frame: pd.DataFrame) -> Callable[[str], pd.DataFrame]:
     """URN -> that academy's rows of `frame` (as `frame[frame["urn"] == urn]` gives them: same
     order, same index), split once instead of filtering the trust's rows per academy."""
     groups = dict(tuple(frame.groupby("urn", sort=False))) if len(frame) else {}
