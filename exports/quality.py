@@ -16,6 +16,7 @@ import logging
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -157,9 +158,9 @@ def with_verdicts(facts: pd.DataFrame, held_back: dict[str, str]) -> pd.DataFram
     """The facts with which academies' exports were held back, and why; a held-back academy's
     status says so whatever its data."""
     out = facts.copy()
-    reason = out["urn"].map(held_back).fillna("").astype(object)
-    held = (reason != "").to_numpy()
-    out["held_back_reason"] = reason
+    reason = [held_back.get(urn, "") for urn in out["urn"]]
+    held = np.array([bool(r) for r in reason], dtype=bool)
+    out["held_back_reason"] = pd.Series(reason, index=out.index, dtype=object)
     out["exports_held_back"] = [HELD_BACK_EXPORTS if h else "" for h in held]
     out.loc[held, "data_quality_status"] = "held back"
     return out[COLUMNS]
