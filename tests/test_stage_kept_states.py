@@ -48,6 +48,25 @@ def _school_days(first: date, last: date, holiday: tuple[date, date]) -> list[da
     return days
 
 
+def _kept(
+    days: list[date], index: dict[date, int], upn: str, stage: int, since: date, until: date
+) -> list[dict]:
+    """A pupil's kept stage rows to `until`: stage 0 from the year's first day, `stage` from
+    `since` on."""
+    return [
+        {
+            "urn": URN,
+            "upn": upn,
+            "calendar_date": d,
+            "stage": stage if d >= since else 0,
+            "stage_since": since if d >= since else days[0],
+            "school_days_at_stage": index[d] - index[since] if d >= since else index[d] - 1,
+        }
+        for d in days
+        if d <= until
+    ]
+
+
 def test_a_pupil_back_after_a_long_break_resumes_from_the_kept_state():
     model = _model()
     christmas = (date(2024, 12, 23), date(2025, 1, 3))
@@ -61,40 +80,15 @@ def test_a_pupil_back_after_a_long_break_resumes_from_the_kept_state():
             for upn in ("A", "B")
             for d in days
         ]
-        + [{"urn": URN, "upn": "C", "calendar_date": date(2025, 1, 7), "school_day_index": 0}]
+        # C: new, first marked on 7 January
+        + [{"urn": URN, "upn": "C", "calendar_date": days[-1], "school_day_index": index[days[-1]]}]
     )
-    daily.loc[daily["upn"] == "C", "school_day_index"] = index[date(2025, 1, 7)]
     con.register("daily_frame", daily)
     con.execute("create table int_pupil_daily as select * from daily_frame")
     # A: at stage 2 since 2 December, kept up to the last day before Christmas.
-    # B: kept up to Monday 6 January, at stage 1 since 16 December.
-    kept = [
-        {
-            "urn": URN,
-            "upn": "A",
-            "calendar_date": d,
-            "stage": 2 if d >= date(2024, 12, 2) else 0,
-            "stage_since": date(2024, 12, 2) if d >= date(2024, 12, 2) else days[0],
-            "school_days_at_stage": index[d] - index[date(2024, 12, 2)]
-            if d >= date(2024, 12, 2)
-            else index[d] - 1,
-        }
-        for d in days
-        if d <= before_break
-    ] + [
-        {
-            "urn": URN,
-            "upn": "B",
-            "calendar_date": d,
-            "stage": 1 if d >= date(2024, 12, 16) else 0,
-            "stage_since": date(2024, 12, 16) if d >= date(2024, 12, 16) else days[0],
-            "school_days_at_stage": index[d] - index[date(2024, 12, 16)]
-            if d >= date(2024, 12, 16)
-            else index[d] - 1,
-        }
-        for d in days
-        if d <= date(2025, 1, 6)
-    ]
+    # B: at stage 1 since 16 December, kept up to Monday 6 January.
+    kept = _kept(days, index, "A", stage=2, since=date(2024, 12, 2), until=before_break)
+    kept += _kept(days, index, "B", stage=1, since=date(2024, 12, 16), until=date(2025, 1, 6))
     con.register("kept_frame", pd.DataFrame(kept))
     con.execute("create table fct_pupil_stage_daily as select * from kept_frame")
     changes = pd.DataFrame(
