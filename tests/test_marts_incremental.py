@@ -10,6 +10,7 @@ chain includes changes behind the run date; the dates jump a week and cross a ha
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pandas as pd
@@ -143,9 +144,7 @@ def test_key_tests_after_an_incremental_build_read_the_rows_it_wrote(chain):
             return con.execute(statement, params or []).fetchall()
 
     def key_test() -> None:
-        run_dbt(
-            home, "test", END, extra=["--select", "fct_pupil_session,test_name:unique_combination"]
-        )
+        run_dbt(home, "test", END, extra=["--select", "fct_pupil_session,test_name:promises"])
 
     urn, upn, day = sql(
         "select urn, upn, mark_date from fct_pupil_session where session = 'AM' "
@@ -234,3 +233,51 @@ def test_stage_rows_whose_pupil_day_is_gone_are_dropped(chain):
     assert planted(b_urn, b_upn, after_d) == 0  # after D: gone, whoever's
     assert planted(b_urn, b_upn, half_term) == 1  # unchanged pupil: as the last run left it
     assert planted(a_urn, a_upn, END) == 1  # A's real days are rebuilt, not lost
+
+
+def test_promises_test_names_each_broken_promise_and_counts_its_rows(chain):
+    """One `promises` data test per model (tests/generic/promises.sql) checks its key, its
+    not-null columns, its parent keys and its row identity in one read. Planted by hand in
+    mart_pupil_status (a table rebuilt whole every run), each broken promise is one row of
+    the test's result with the number of rows breaking it, and dbt fails the test with their
+    sum. The mart is rebuilt afterwards."""
+    import duckdb
+
+    from attendance.dbt_runner import DbtFailed, target_path
+
+    home, _, _ = chain
+    database = str(home.warehouse / "attendance.duckdb")
+    with duckdb.connect(database) as con:
+        keys = con.execute(
+            "select urn, upn from mart_pupil_status where band is not null "
+            "order by urn, upn limit 5"
+        ).fetchall()
+        where = "urn = ? and upn = ?"
+        con.execute(f"update mart_pupil_status set laestab = null where {where}", keys[0])
+        con.execute(f"update mart_pupil_status set laestab = null where {where}", keys[1])
+        con.execute(f"update mart_pupil_status set band = 'no such band' where {where}", keys[2])
+        con.execute(
+            f"update mart_pupil_status set possible_sessions = possible_sessions + 1 where {where}",
+            keys[3],
+        )
+        con.execute(
+            f"insert into mart_pupil_status select * from mart_pupil_status where {where}", keys[4]
+        )
+
+    with pytest.raises(DbtFailed):
+        run_dbt(home, "test", END, extra=["--select", "mart_pupil_status,test_name:promises"])
+    results = json.loads((target_path(home) / "run_results.json").read_text())["results"]
+    (result,) = results
+    assert result["status"] == "fail" and result["failures"] == 5
+    compiled = next(target_path(home).glob("compiled/**/promises_mart_pupil_status_*.sql"))
+    with duckdb.connect(database, read_only=True) as con:
+        broken = dict(con.execute(compiled.read_text()).fetchall())
+    assert broken == {
+        "laestab is null": 2,
+        "band not in attendance_bands": 1,
+        "identity does not hold": 1,
+        "key (urn, upn) not unique": 1,
+    }
+
+    rebuild = ["--select", "mart_pupil_status", "--exclude-resource-type", "unit_test"]
+    run_dbt(home, "build", END, extra=rebuild)  # rebuilt, and its promises hold again

@@ -86,14 +86,17 @@ semi join {{ ref('int_pupil_changes') }} as changes
    kept were checked by the run that wrote them, under the same fingerprint. The test must
    declare `-- depends_on:` int_build_plan and int_pupil_changes. #}
 {% macro written_this_run(alias, column, bound) %}
-  {%- set mode = 'full' %}
-  {%- if execute %}
-    {%- set mode = run_query("select mode from " ~ ref('int_build_plan')).columns[0].values()[0] %}
-  {%- endif %}
-  {%- if mode == 'incremental' %}
+  {%- if run_plan_mode() == 'incremental' %}
 semi join {{ ref('int_pupil_changes') }} as changes
     on changes.urn = {{ alias }}.urn
    and changes.upn = {{ alias }}.upn
    and {{ alias }}.{{ column }} >= changes.{{ bound }}
   {%- endif %}
+{% endmacro %}
+
+{# The run's plan ('full' or 'incremental', int_build_plan) for a data test; 'full' while
+   parsing. The test must declare `-- depends_on:` int_build_plan. #}
+{% macro run_plan_mode() %}
+  {%- if not execute %}{{ return('full') }}{% endif %}
+  {{ return(run_query("select mode from " ~ ref('int_build_plan')).columns[0].values()[0]) }}
 {% endmacro %}

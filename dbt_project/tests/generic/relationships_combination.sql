@@ -1,5 +1,5 @@
 {# Fails with the rows whose key (several columns) has no row in `to`: a composite foreign key.
-   `changed_on` and `since` as in unique_combination: after an incremental build only the
+   `changed_on` and `since` as in `promises`: after an incremental build only the
    changed pupils' rows from `since` on can have lost their parent, when `since` is no later
    than where both models rewrite a pupil's rows from. #}
 {% test relationships_combination(model, to, columns, changed_on=none, since=none) %}
