@@ -13,13 +13,14 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 
 from attendance.calendar import load_calendars
-from attendance.config import load_policy, load_trust
+from attendance.config import Trust, load_policy, load_trust
 from attendance.home import Home
 from exports.csvout import csv_bytes
 from exports.deliver import deliver
@@ -191,19 +192,37 @@ def export_workers(jobs: int) -> int:
     return max(1, min(os.cpu_count() or 1, jobs))
 
 
-def school_files_all(jobs: list[SchoolJob]) -> Iterator[list[tuple[str, str, bytes, int]]]:
-    """`school_files` for every job, in the jobs' order, in a process pool when there is more
-    than one CPU: the spreadsheets are pure Python (openpyxl) and take most of the export at
-    trust scale. The bytes do not depend on where they were made."""
-    workers = export_workers(len(jobs))
+@contextmanager
+def school_pool(schools: int) -> Iterator[ProcessPoolExecutor | None]:
+    """The processes that make the schools' files (`export_workers`; None: made in this
+    process), started at once so they start up while this process reads the marts."""
+    workers = export_workers(schools)
     if workers == 1:
-        yield from map(school_files, jobs)
+        yield None
         return
     # forkserver, not fork: the caller may hold dbt's threads and DuckDB handles.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["exports.build"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from pool.map(school_files, jobs)
+        for _ in range(workers):
+            pool.submit(_started)  # one process per submission while none is idle
+        yield pool
+
+
+def _started() -> None:
+    """A no-op run in each new worker: unpickling it imports this module there."""
+
+
+def school_files_all(
+    jobs: list[SchoolJob], pool: ProcessPoolExecutor | None = None
+) -> Iterator[list[tuple[str, str, bytes, int]]]:
+    """`school_files` for every job, in the jobs' order; in `pool` when given (the jobs are
+    all submitted now, so the caller can do other work while they run): the spreadsheets
+    are pure Python (openpyxl) and take most of the export at trust scale. The bytes do not
+    depend on where they were made."""
+    if pool is None:
+        return map(school_files, jobs)
+    return pool.map(school_files, jobs)
 
 
 class MartsBuiltForAnotherDate(RuntimeError):
@@ -234,6 +253,19 @@ def export_all(
     D computed earlier (the daily run computes it beside the dbt build)."""
     held_back = dict(held_back or {})
     trust = load_trust(home)
+    schools = sum(1 for a in trust.academies if a.urn not in held_back)
+    with school_pool(schools) as pool:
+        return _export_all(home, trust, run_date, held_back, quality_facts, pool)
+
+
+def _export_all(
+    home: Home,
+    trust: Trust,
+    run_date: date,
+    held_back: dict[str, str],
+    quality_facts: pd.DataFrame | None,
+    pool: ProcessPoolExecutor | None,
+) -> dict:
     calendars = load_calendars(home, trust)
     d = run_date.isoformat()
     since = {
@@ -294,14 +326,8 @@ def export_all(
                     since=since[academy.urn],
                 )
             )
-        for files in school_files_all(jobs):
-            for folder, name, body, rows in files:
-                pub.add(folder, name, body, rows)
-            counts["dfe_files"] += 1
-            counts["priority_lists"] += 1
-
-        if not counts["dfe_files"]:
-            pub.withdraw(dfe_path("0000000", run_date)[0])  # every academy held back
+        made = school_files_all(jobs, pool)
+        # The LA and trust files are made here while the pool makes the schools'.
         published_urns = [a.urn for a in trust.academies if a.urn not in held_back]
         for la_code in sorted({a.la_code for a in trust.academies}):
             in_la = [a.urn for a in trust.academies if a.la_code == la_code]
@@ -332,6 +358,14 @@ def export_all(
             trust_totals=trust_totals(status),
         )
         pub.add(trust_folder, f"trust_report_{d}.html", report, None)
+
+        for files in made:
+            for folder, name, body, rows in files:
+                pub.add(folder, name, body, rows)
+            counts["dfe_files"] += 1
+            counts["priority_lists"] += 1
+        if not counts["dfe_files"]:
+            pub.withdraw(dfe_path("0000000", run_date)[0])  # every academy held back
         published = pub.commit()
     except Exception:
         pub.abort()
