@@ -61,17 +61,30 @@ yesterday as (
 ),
 
 lates as (
+    -- only the pupil-days with a late mark: every other day adds nothing to these sums, and
+    -- grouping the year's 8 million pupil-days by pupil was most of this mart's time (M)
     select
         urn,
         upn,
         cast(sum(late_before_close) as integer) as late_l_ytd,
         cast(sum(late_after_close) as integer) as late_u_ytd,
         cast(sum(minutes_late) as integer) as minutes_late_ytd,
-        cast(sum(late_sessions_with_minutes) as integer) as late_with_minutes_ytd,
-        cast(sum(case when mark_date = {{ run_date() }} then possible_sessions else 0 end) as integer) as possible_on_d,
-        cast(sum(case when mark_date = {{ run_date() }} then attended_sessions else 0 end) as integer) as attended_on_d
+        cast(sum(late_sessions_with_minutes) as integer) as late_with_minutes_ytd
     from {{ ref('fct_pupil_day') }}
     where mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
+      and (late_before_close <> 0 or late_after_close <> 0 or minutes_late <> 0
+           or late_sessions_with_minutes <> 0)
+    group by urn, upn
+),
+
+on_d as (
+    select
+        urn,
+        upn,
+        cast(sum(possible_sessions) as integer) as possible_on_d,
+        cast(sum(attended_sessions) as integer) as attended_on_d
+    from {{ ref('fct_pupil_day') }}
+    where mark_date = {{ run_date() }}
     group by urn, upn
 ),
 
@@ -129,8 +142,8 @@ measures as (
         coalesce(l.late_l_ytd, 0) + coalesce(l.late_u_ytd, 0) as late_sessions,
         coalesce(l.minutes_late_ytd, 0) as minutes_late,
         coalesce(l.late_with_minutes_ytd, 0) as late_sessions_with_minutes,
-        coalesce(l.possible_on_d, 0) as possible_sessions_on_d,
-        coalesce(l.attended_on_d, 0) as attended_sessions_on_d,
+        coalesce(od.possible_on_d, 0) as possible_sessions_on_d,
+        coalesce(od.attended_on_d, 0) as attended_sessions_on_d,
         coalesce(dl.school_days_left, 0) as school_days_left,
         tr.attended_recent,
         tr.possible_recent,
@@ -152,6 +165,7 @@ measures as (
     from on_roll as r
     left join today as t on t.urn = r.urn and t.upn = r.upn
     left join lates as l on l.urn = r.urn and l.upn = r.upn
+    left join on_d as od on od.urn = r.urn and od.upn = r.upn
     left join days_left as dl on dl.urn = r.urn
     left join trend as tr on tr.urn = r.urn and tr.upn = r.upn
     left join yesterday as y on y.urn = r.urn and y.upn = r.upn
