@@ -41,10 +41,14 @@ def _run(home: Path, run_date: date, step: str) -> dict:
             elif text.startswith("exporting"):
                 marks.append(("build", time.perf_counter()))
 
-        pipeline.run_day(h, run_date, progress=progress)
+        done = pipeline.run_day(h, run_date, progress=progress)
         marks.append(("export", time.perf_counter()))
+        loaded = sum(r["deliveries_loaded"] for r in done["ingestion"])
     phases = {name: t - marks[i][1] for i, (name, t) in enumerate(marks[1:])}
-    return {"seconds": marks[-1][1] - marks[0][1], "phases": phases}
+    result = {"seconds": marks[-1][1] - marks[0][1], "phases": phases}
+    if step == "run":
+        result["deliveries_loaded"] = loaded  # new deliveries this run ingested
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -58,3 +58,18 @@ def test_state_holds_exactly_the_deliveries_extracted_by_the_cutoff(cache, tmp_p
     expected = [n for n in every if n.split("_")[1][:8] <= "20250910"]
     assert ledger == expected
     assert SIZES["micro"].academies == len(list((home / "warehouse" / "marks").iterdir()))
+
+
+def test_a_daily_case_runs_again_from_the_same_state(cache):
+    """With --repeat, each run of a daily case starts from the warehouse as the previous day's
+    build left it (bench/run.py, snapshot): every run ingests the same new deliveries, and the
+    case reports the run of median time."""
+    run.main(["--sizes", "micro", "--cases", "daily", "--repeat", "2", "--cache", str(cache)])
+    results = cache / "micro" / "results"
+    first = json.loads((results / "daily_step.json").read_text())
+    second = json.loads((results / "daily_step2.json").read_text())
+    assert first["deliveries_loaded"] == second["deliveries_loaded"] > 0
+    daily = json.loads((results / "daily.json").read_text())
+    assert sorted(daily["runs_seconds"]) == sorted(round(r["seconds"], 2) for r in (first, second))
+    assert daily["seconds"] == max(first["seconds"], second["seconds"])  # median of two
+    assert not (cache / "micro" / "runs" / "daily_before").exists()
