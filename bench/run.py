@@ -14,8 +14,10 @@ each step in a fresh child process (bench/worker.py, memory sampled over its pro
 The daily and growth cases reuse the full run's ingestion outputs (bench/state.py), so `full`
 runs first. Each of them runs `--repeat` times (3) from the same state (a copy of the home taken
 after the previous day's build) and reports the run of median time: one run's time moves by a
-second or two either way on a shared 2-core machine. Results go to bench/.cache/<size>/results/ and a markdown table is printed and
-written to bench/.cache/report.md; nothing is asserted.
+second or two either way on a shared 2-core machine. Results go to
+bench/.cache/<size>/results/ and a markdown table is printed and written to
+bench/.cache/report.md, with the machine and its speed on two fixed workloads
+(bench/.cache/machine.json); nothing is asserted.
 """
 
 from __future__ import annotations
@@ -75,7 +77,24 @@ def machine() -> dict:
         "cpu": cpu,
         "python": platform.python_version(),
         "load_average": os.getloadavg(),
+        "calibration_s": calibration(),
     }
+
+
+def calibration() -> dict[str, float]:
+    """The time of two fixed workloads, one core of pure Python and one DuckDB aggregate over
+    both cores: this shared machine's speed moves by a third within hours, so results from
+    different hours are read against these (a slower machine shows in both)."""
+    import duckdb
+
+    started = time.perf_counter()
+    sum(i * i % 7 for i in range(15_000_000))
+    python_s = time.perf_counter() - started
+    with duckdb.connect() as con:
+        started = time.perf_counter()
+        con.execute("select sum(hash(i) % 7) from range(200000000) t(i)").fetchall()
+        duckdb_s = time.perf_counter() - started
+    return {"python": round(python_s, 2), "duckdb": round(duckdb_s, 2)}
 
 
 def dbt_model_seconds(home: Path) -> dict[str, float]:
