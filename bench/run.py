@@ -14,7 +14,8 @@ each step in a fresh child process (bench/worker.py, memory sampled over its pro
 The daily and growth cases reuse the full run's ingestion outputs (bench/state.py), so `full`
 runs first. Each of them runs `--repeat` times (3) from the same state (a copy of the home taken
 after the previous day's build) and reports the run of median time: one run's time moves by a
-second or two either way on a shared 2-core machine. Results go to
+second or two either way on a shared 2-core machine. The two growth cases take turns, run by
+run, so the drift of the machine's speed over minutes touches both alike. Results go to
 bench/.cache/<size>/results/ and a markdown table is printed and written to
 bench/.cache/report.md, with the machine and its speed on two fixed workloads
 (bench/.cache/machine.json); nothing is asserted.
@@ -29,6 +30,7 @@ import platform
 import pstats
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -107,6 +109,19 @@ def dbt_model_seconds(home: Path) -> dict[str, float]:
     return dict(sorted(timed.items(), key=lambda kv: -kv[1]))
 
 
+@dataclass
+class _Before:
+    """A daily case's home, ready to run school day k (`SizeRun._before`)."""
+
+    name: str
+    k: int
+    d: date
+    home: Path
+    kept: Path
+    linked: int
+    previous_seconds: float
+
+
 class SizeRun:
     def __init__(self, size: Size, cache: Path, reuse: bool = False, log=print) -> None:
         self.size = size
@@ -137,45 +152,60 @@ class SizeRun:
         result["run_date"] = d
         return self._save("full", result)
 
-    def daily(self, k: int, name: str, profile: bool, repeat: int = 1) -> dict:
-        k = max(2, min(k, len(self.days)))
-        d = self.day(k)
-        before = self.day(k - 1)
-        self.log(f"[{self.size.name}] daily run for {d} (school day {k}) on top of {before}")
+    def dailies(self, cases: list[tuple[int, str]], profile: bool, repeat: int = 1) -> list[dict]:
+        """Daily runs for school days k (named cases), each `repeat` times from the state the
+        previous day's build left, taking turns round by round: the growth cases' runs are
+        then close in time, and this machine's drift over minutes touches both alike."""
         if not (self.full_home / "warehouse" / "ledger").exists():
             raise RuntimeError("the daily cases reuse the full run's ingestion: run `full` first")
+        prepared = [self._before(k, name, repeat > 1) for k, name in cases]
+        runs: dict[str, list[dict]] = {case.name: [] for case in prepared}
+        for i in range(repeat):
+            for case in prepared:
+                if i:
+                    shutil.rmtree(case.home)
+                    snapshot(case.kept, case.home)
+                out = self.results / f"{case.name}_step{'' if i == 0 else i + 1}.json"
+                prof = self.results / f"{case.name}.prof" if profile and i == 0 else None
+                self.log(f"[{self.size.name}] {case.name}: run {i + 1} of {repeat} for {case.d}")
+                result = measure_step("run", case.home, case.d, out, prof)
+                result["dbt_models"] = dbt_model_seconds(case.home)
+                runs[case.name].append(result)
+        saved = []
+        for case in prepared:
+            # The run of median time stands for the case: on a shared 2-core machine one
+            # run's time moves by a second or two either way (docs/benchmarks.md).
+            done = runs[case.name]
+            result = sorted(done, key=lambda r: r["seconds"])[len(done) // 2]
+            result.update(
+                run_date=case.d,
+                school_day=case.k,
+                files_already_ingested=case.linked,
+                previous_day_build_seconds=case.previous_seconds,
+                runs_seconds=[round(r["seconds"], 2) for r in done],
+            )
+            shutil.rmtree(case.home)
+            if case.kept.exists():
+                shutil.rmtree(case.kept)
+            saved.append(self._save(case.name, result))
+        return saved
+
+    def _before(self, k: int, name: str, keep: bool) -> _Before:
+        """A home holding every delivery extracted up to the day before school day k, with
+        the marts built for that day (untimed): what a real daily run starts from, its saved
+        dbt parse and incremental tables included. With `keep`, a copy of it to restore."""
+        k = max(2, min(k, len(self.days)))
+        d, before = self.day(k), self.day(k - 1)
+        self.log(f"[{self.size.name}] daily run for {d} (school day {k}) on top of {before}")
         home = fresh_home(self.source, self.base / "runs" / name)
         linked = ingested_up_to(self.full_home, home, before)
-        # The previous day's run built the marts in this home: its saved dbt parse and the
-        # incremental tables' state are what a real daily run starts from. Not timed.
         previous = measure_step("build", home, before, self.results / f"{name}_previous.json")
         kept = home.with_name(f"{name}_before")
-        if repeat > 1:
+        if keep:
+            if kept.exists():
+                shutil.rmtree(kept)
             snapshot(home, kept)
-        prof = self.results / f"{name}.prof" if profile else None
-        runs = []
-        for i in range(repeat):
-            if i:
-                shutil.rmtree(home)
-                snapshot(kept, home)
-            out = self.results / f"{name}_step{'' if i == 0 else i + 1}.json"
-            result = measure_step("run", home, d, out, prof if i == 0 else None)
-            result["dbt_models"] = dbt_model_seconds(home)
-            runs.append(result)
-        # The run of median time stands for the case: on a shared 2-core machine one run's
-        # time moves by a second or two either way (docs/benchmarks.md).
-        result = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
-        result.update(
-            run_date=d,
-            school_day=k,
-            files_already_ingested=linked,
-            previous_day_build_seconds=previous["seconds"],
-            runs_seconds=[round(r["seconds"], 2) for r in runs],
-        )
-        shutil.rmtree(home)
-        if kept.exists():
-            shutil.rmtree(kept)
-        return self._save(name, result)
+        return _Before(name, k, d, home, kept, linked, previous["seconds"])
 
     def peers(self) -> dict:
         d = self.days[-1]
@@ -289,18 +319,19 @@ def main(argv: list[str] | None = None) -> None:
         for name in sizes:
             run = SizeRun(SIZES[name], args.cache, args.reuse)
             t0 = time.perf_counter()
-            wanted = [("full", 0)] if "full" in cases else []
-            if "daily" in cases:
-                wanted.append(("daily", len(run.days)))
+            if "full" in cases and not (args.reuse and load(name, "full", args.cache)):
+                run.full(args.profile)
+            groups = [[("daily", len(run.days))]] if "daily" in cases else []
             if "growth" in cases:
-                wanted += [(f"day{k}", k) for k in GROWTH_DAYS]
-            for step, k in wanted:
-                if args.reuse and load(name, step, args.cache) is not None:
-                    continue
-                if step == "full":
-                    run.full(args.profile)
-                else:
-                    run.daily(k, step, args.profile, args.repeat)
+                groups.append([(f"day{k}", k) for k in GROWTH_DAYS])  # their runs alternate
+            for group in groups:
+                wanted = [
+                    (k, step)
+                    for step, k in group
+                    if not (args.reuse and load(name, step, args.cache) is not None)
+                ]
+                if wanted:
+                    run.dailies(wanted, args.profile, args.repeat)
             if "peers" in cases:
                 run.peers()
             print(f"[{name}] done in {time.perf_counter() - t0:.0f} s")
