@@ -96,15 +96,26 @@ def test_a_pupil_back_after_a_long_break_resumes_from_the_kept_state():
             "urn": [URN, URN, URN],
             "upn": ["A", "B", "C"],
             "changed_from": [date(2025, 1, 6), date(2025, 1, 7), date(2025, 1, 7)],
+            "in_grid": [True, True, False],
         }
     )
     con.register("changes_frame", changes)
     con.execute("create table int_pupil_changes as select * from changes_frame")
+    calendar = pd.DataFrame(
+        [
+            {"urn": URN, "calendar_date": d, "is_school_day": True, "school_day_index": index[d]}
+            for d in days
+        ]
+    )
+    con.register("calendar_frame", calendar)
+    con.execute("create table stg_calendar as select * from calendar_frame")
 
     states = model._kept_states(
         con,
         _Relation(con, "int_pupil_daily"),
         _Relation(con, "int_pupil_changes"),
+        _Relation(con, "stg_calendar"),
+        days[-1],
         "fct_pupil_stage_daily",
         [],
     )

@@ -45,7 +45,11 @@ def _build(home: Home, run_date: date) -> tuple[pd.DataFrame, pd.DataFrame, str]
     for urn in prepare(home):
         ingest(home, urn, run_date)
     build(home, run_date)
-    stages = read_mart(home, "select * from fct_pupil_stage_daily order by urn, upn, calendar_date")
+    # every column but built_on, the run date of the build that wrote the row
+    stages = read_mart(
+        home,
+        "select * exclude (built_on) from fct_pupil_stage_daily order by urn, upn, calendar_date",
+    )
     events = read_mart(home, "select * from fct_stage_events order by urn, upn, event_date")
     mode = read_mart(home, "select mode from int_build_plan")["mode"].iloc[0]
     return stages, events, mode

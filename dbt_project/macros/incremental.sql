@@ -52,6 +52,42 @@ semi join {{ ref('int_pupil_changes') }} as changes
   {%- endif %}
 {% endmacro %}
 
+{# The earliest date an incremental build of int_pupil_daily reads a changed pupil's rows
+   from, as a date literal: a pupil in the grid, its kept rows from the seed day (the school
+   day before its changed_week_from, the earliest such day of any academy being taken); a
+   pupil new to the grid, its day facts from its first re-ranked mark or the day after the
+   previous run, whichever is earlier (it had no day facts up to the previous run date, or it
+   would have been in the grid, so any it has now were written by this run).
+   A constant, so that the scans of int_pupil_daily and fct_pupil_day filter before any join
+   (DuckDB cannot push a join's per-pupil bound into a scan): the bound used to be the
+   earliest changed_from, which is 1 September whenever any pupil is new to the grid (most
+   days at trust scale), and then the daily run read the whole year (docs/benchmarks.md).
+   The run date plus one day when no pupil changed. #}
+{% macro changes_read_from() %}
+  {%- if not execute %}{{ return(run_date()) }}{% endif %}
+  {%- set found = run_query("""
+      with changes as (select * from """ ~ ref('int_pupil_changes') ~ """),
+      plan as (select previous_run_date from """ ~ ref('int_build_plan') ~ """),
+      kept_from as (select min(changed_week_from) as first_date from changes where in_grid),
+      seed_days as (
+          select max(cal.calendar_date) as seed_date
+          from """ ~ ref('stg_calendar') ~ """ as cal, kept_from
+          where cal.is_school_day and cal.calendar_date < kept_from.first_date
+          group by cal.urn
+      ),
+      new_facts as (
+          select min(least(changes.marks_from, plan.previous_run_date + 1)) as first_date
+          from changes, plan
+          where not changes.in_grid
+      )
+      select cast(coalesce(
+          least((select min(seed_date) from seed_days), (select first_date from kept_from),
+                (select first_date from new_facts)),
+          """ ~ run_date() ~ """ + 1) as varchar)
+  """) %}
+  {{- return("date '" ~ found.columns[0].values()[0] ~ "'") }}
+{% endmacro %}
+
 {# Pre-hook: remove the rows this run recomputes (all of them in a full build over an existing
    table). `using` names the changes relation as `changes`; `where` picks the stale rows of
    {{ this }} (aliased `kept`). Runs inside the model's transaction, so a failed build leaves

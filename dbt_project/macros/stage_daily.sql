@@ -21,11 +21,17 @@
         pupils' dates first (int_pupil_daily holds no day after D, so a kept row after D is
         gone whoever it belongs to): looked up in the whole of int_pupil_daily, the planner
         hashed the year's 8 million pupil-days for a few thousand candidates (M: 1.2 s ->
-        0.25 s). The constant bound lets both scans skip the older row groups. #}
+        0.25 s). The constant bound lets both scans skip the older row groups.
+        Only pupils in the grid before this run can have a kept row gone: a new pupil's rows
+        were all written now, from int_pupil_daily (and from 1 September, so as the bound they
+        made the scan read the year). The changed pupils' pupil-days from changed_from on are
+        all rows this run's int_pupil_daily wrote, found by their built_on. #}
     delete from {{ this }} as kept
     using (
         with bound as (
-            select min(changed_from) as first_date from {{ ref('int_pupil_changes') }}
+            select min(changed_from) as first_date
+            from {{ ref('int_pupil_changes') }}
+            where in_grid
         ),
         candidates as (
             select s.urn, s.upn, s.calendar_date
@@ -33,6 +39,7 @@
             semi join {{ ref('int_pupil_changes') }} as changes
                 on changes.urn = s.urn and changes.upn = s.upn
                and s.calendar_date >= changes.changed_from
+               and changes.in_grid
             where s.calendar_date >= (select first_date from bound)
             union
             select s.urn, s.upn, s.calendar_date
@@ -42,10 +49,7 @@
         present as (
             select daily.urn, daily.upn, daily.calendar_date
             from {{ ref('int_pupil_daily') }} as daily
-            semi join {{ ref('int_pupil_changes') }} as changes
-                on changes.urn = daily.urn and changes.upn = daily.upn
-               and daily.calendar_date >= changes.changed_from
-            where daily.calendar_date >= (select first_date from bound)
+            where daily.built_on = {{ run_date() }}
         )
         select candidates.urn, candidates.upn, candidates.calendar_date
         from candidates

@@ -10,6 +10,8 @@
 --   academic year: the rolling window reaches back into it) and the first school week on or
 --   after it; null when only new days are added. The session, day and week facts recompute
 --   from there.
+-- in_grid: the pupil had rows in the previous run's int_pupil_daily (and so in
+--   fct_pupil_stage_daily); a pupil new to the grid has no kept rows there to read or clear.
 -- depends_on: {{ ref('int_build_plan') }}
 -- depends_on: {{ ref('int_marks_current') }}
 -- depends_on: {{ ref('stg_calendar') }}
@@ -58,7 +60,8 @@ dated as (
                       coalesce(next_day.next_school_day, date '9999-12-31'))
             )
         end as changed_from,
-        touched.first_date as marks_from
+        touched.first_date as marks_from,
+        in_grid.upn is not null as in_grid
     from pupils
     left join in_grid on in_grid.urn = pupils.urn and in_grid.upn = pupils.upn
     left join touched on touched.urn = pupils.urn and touched.upn = pupils.upn
@@ -103,7 +106,8 @@ select
     dated.changed_from,
     coalesce(week_starts.changed_week_from, dated.changed_from) as changed_week_from,
     dated.marks_from,
-    first_weeks.marks_from_week
+    first_weeks.marks_from_week,
+    dated.in_grid
 from dated
 left join first_weeks
     on first_weeks.urn = dated.urn and first_weeks.marks_from = dated.marks_from
@@ -117,6 +121,7 @@ select
     cast(null as date) as changed_from,
     cast(null as date) as changed_week_from,
     cast(null as date) as marks_from,
-    cast(null as integer) as marks_from_week
+    cast(null as integer) as marks_from_week,
+    cast(null as boolean) as in_grid
 where false
 {%- endif %}

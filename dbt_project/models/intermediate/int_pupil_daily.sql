@@ -3,16 +3,22 @@
 -- and the "new since the previous school day" comparisons.
 -- Incremental (macros/incremental.sql): a run recomputes each changed pupil's rows from the
 -- first school day of the week of int_pupil_changes.changed_from, carrying the running sums
--- and the unexplained run on from the pupil's kept row of the school day before.
+-- and the unexplained run on from the pupil's kept row of the school day before. Every
+-- scan of kept rows and day facts is also cut at the constant changes_read_from().
+-- built_on: the run date of the build that wrote the row, so the rows a run wrote are read
+-- back by a constant (a new pupil's go back to 1 September) and skip the older row groups.
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ clear_stale_rows('kept.calendar_date >= changes.changed_week_from') }}",
+    pre_hook="{{ clear_stale_rows('kept.calendar_date >= changes.changed_week_from"
+             " and kept.calendar_date >= ' ~ changes_read_from()) }}",
     post_hook="{{ log_build() }}",
 ) }}
 -- depends_on: {{ ref('int_build_plan') }}
 -- depends_on: {{ ref('int_pupil_changes') }}
+-- depends_on: {{ ref('stg_calendar') }}
 {%- set incremental = downstream_mode() == 'incremental' %}
+{%- set read_from = changes_read_from() if incremental else none %}
 with year_days as (
     select urn, calendar_date, academic_year, school_day_index, school_week_index
     from {{ ref('stg_calendar') }}
@@ -62,6 +68,7 @@ seeds as (
         on seed_days.urn = pupils.urn
        and seed_days.grid_from = pupils.grid_from
        and seed_days.seed_date = kept.calendar_date
+    where kept.calendar_date >= {{ read_from }}
     {%- else %}
     select cast(null as varchar) as urn, cast(null as varchar) as upn,
            0 as possible_ytd, 0 as attended_ytd, 0 as absence_ytd, 0 as unauthorised_ytd,
@@ -107,7 +114,7 @@ grid as (
        and day.upn = pupils.upn
        and day.mark_date = year_days.calendar_date
        {%- if incremental %}
-       and day.mark_date >= (select min(grid_from) from pupils)
+       and day.mark_date >= {{ read_from }}
        {%- endif %}
     left join seeds on seeds.urn = pupils.urn and seeds.upn = pupils.upn
 ),
@@ -221,7 +228,8 @@ select
     {{ at_or_above_pct('with_run.absence_ytd', 'with_run.possible_ytd', var('sa_threshold_pct')) }}
         as severely_absent,
     with_run.consecutive_unexplained_days,
-    with_run.consecutive_unexplained_days >= {{ var('cme_consecutive_days') }} as cme_referral_due
+    with_run.consecutive_unexplained_days >= {{ var('cme_consecutive_days') }} as cme_referral_due,
+    {{ run_date() }} as built_on
 from with_run
 inner join prior_weeks
     on prior_weeks.urn = with_run.urn

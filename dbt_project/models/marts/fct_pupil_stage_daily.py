@@ -48,6 +48,9 @@ OUTPUT = pa.schema(
         ("policy", pa.string()),
     ]
 )
+# and the run date of the build that wrote the row: the rows a run wrote are read back by a
+# constant (macros/stage_daily.sql, the data tests), skipping the older row groups
+BUILT_ON = pa.field("built_on", pa.date32())
 
 
 def model(dbt, session):
@@ -64,12 +67,15 @@ def model(dbt, session):
     daily = dbt.ref("int_pupil_daily")
     plan = dbt.ref("int_build_plan")
     changes = dbt.ref("int_pupil_changes")
-    mode = plan.project("mode").fetchall()[0][0]
+    mode, run_date = plan.project("mode, run_date").fetchall()[0]
     policies = {a.policy: load_policy(home, a.policy) for a in trust.academies}
     resume = changed = None
     if dbt.is_incremental and mode == "incremental":
-        resume = _kept_states(session, daily, changes, str(dbt.this), policies.values())
-        changed = _changed_days(session, daily, changes, policies.values())
+        calendar = dbt.ref("stg_calendar")
+        resume = _kept_states(
+            session, daily, changes, calendar, run_date, str(dbt.this), policies.values()
+        )
+        changed = _changed_days(session, daily, changes, run_date, policies.values())
     tables = []
     if resume is None:
         for academy in trust.academies:
@@ -81,9 +87,8 @@ def model(dbt, session):
             table = _resumed(changed, daily, resume, urns, policy_key, policies[policy_key])
             if table is not None:
                 tables.append(table)
-    if not tables:
-        return OUTPUT.empty_table()
-    return pa.concat_tables(tables)
+    table = pa.concat_tables(tables) if tables else OUTPUT.empty_table()
+    return table.append_column(BUILT_ON, pa.array([run_date] * table.num_rows, BUILT_ON.type))
 
 
 def _sub(relation):
@@ -91,7 +96,7 @@ def _sub(relation):
     return f"({relation.sql_query()})"
 
 
-def _kept_states(session, daily, changes, this, policies):
+def _kept_states(session, daily, changes, calendar, run_date, this, policies):
     """Every changed pupil's state at the end of their last day before changed_from, as this
     table holds it (one small frame for the trust: one row per changed pupil).
 
@@ -99,13 +104,21 @@ def _kept_states(session, daily, changes, this, policies):
     no earlier day (new this year, or changed from the first day) is at stage 0 since the
     academy's first school day of the year, as the full computation starts everyone. With
     the state come the measures on the stage_since day that any of the trust's policies reads
-    (what "since entry" rules and reasons compare against; unread at stage 0)."""
+    (what "since entry" rules and reasons compare against; unread at stage 0).
+    Only pupils in the grid before this run (`in_grid`) have kept rows to look up: a pupil new
+    to the grid changes from 1 September, and as the bound of the scan it made every run
+    read the whole year's kept rows. A school day's school_day_index, and the academy's first
+    school day of the year to D (where int_pupil_daily's grid starts), come from the calendar:
+    looked up in int_pupil_daily, each was a scan of the year's pupil-days."""
+    from attendance.calendar import academic_year_start
     from attendance.stages import KEY_COLUMNS, columns_read
 
     measures = sorted(
         {c for p in policies for c in columns_read(p, daily.columns) if c not in KEY_COLUMNS}
     )
-    first = session.sql(f"select min(changed_from) from {_sub(changes)}").fetchall()[0][0]
+    first = session.sql(f"select min(changed_from) from {_sub(changes)} where in_grid").fetchall()[
+        0
+    ][0]
     # A constant the scan can filter on before any join (DuckDB cannot push a join's range
     # down): the rows older than every window are never read into the aggregate.
     scan_from = (
@@ -122,14 +135,15 @@ def _kept_states(session, daily, changes, this, policies):
                        as school_days_at_stage"""
     return session.sql(
         f"""
-        with changes as (select urn, upn, changed_from from {_sub(changes)}),
+        with changes as (select urn, upn, changed_from, in_grid from {_sub(changes)}),
+        kept_pupils as (select urn, upn, changed_from from changes where in_grid),
         in_window as (
             -- a hash aggregate, not a window function: no sort of the kept rows; and only
             -- the days just before each pupil's changed_from (the day before, in a daily
             -- run), not the year's rows of every pupil
             {last_state}
             from {this} as kept
-            inner join changes
+            inner join kept_pupils as changes
                 on changes.urn = kept.urn and changes.upn = kept.upn
                and kept.calendar_date < changes.changed_from
                and kept.calendar_date >= changes.changed_from - {KEPT_WINDOW_DAYS}
@@ -137,11 +151,12 @@ def _kept_states(session, daily, changes, this, policies):
             group by kept.urn, kept.upn
         ),
         beyond as (
-            -- the rest: pupils with no kept day in their window (new this year, or back
-            -- from a break longer than the window), looked up over all their kept rows
+            -- the rest: pupils with no kept day in their window (back from a break longer
+            -- than the window, or changed from the year's first days), looked up over all
+            -- their kept rows
             {last_state}
             from {this} as kept
-            inner join (select * from changes anti join in_window using (urn, upn)) as rest
+            inner join (select * from kept_pupils anti join in_window using (urn, upn)) as rest
                 on rest.urn = kept.urn and rest.upn = kept.upn
                and kept.calendar_date < rest.changed_from
             group by kept.urn, kept.upn
@@ -149,17 +164,20 @@ def _kept_states(session, daily, changes, this, policies):
         last_kept as (select * from in_window union all select * from beyond),
         year_start as (
             select urn, min(calendar_date) as first_day, min(school_day_index) as first_index
-            from {_sub(daily)} group by urn
+            from {_sub(calendar)}
+            where is_school_day
+              and calendar_date between date '{academic_year_start(run_date).isoformat()}'
+                                    and date '{run_date.isoformat()}'
+            group by urn
         ),
-        -- the two days read of each changed pupil, picked out by semi joins: as left joins
-        -- the planner hashed the year's pupil-days to probe them with one row per pupil
         on_day as (
-            select d.urn, d.upn, d.school_day_index
-            from {_sub(daily)} as d
-            semi join last_kept
-                on last_kept.urn = d.urn and last_kept.upn = d.upn
-               and last_kept.calendar_date = d.calendar_date
+            select last_kept.urn, last_kept.upn, cal.school_day_index
+            from last_kept
+            inner join {_sub(calendar)} as cal
+                on cal.urn = last_kept.urn and cal.calendar_date = last_kept.calendar_date
         ),
+        -- the day read of each changed pupil at a stage, picked out by a semi join: as a left
+        -- join the planner hashed the year's pupil-days to probe them with one row per pupil
         at_entry as (
             select d.urn, d.upn, {", ".join(f'd."{c}"' for c in measures)}
             from {_sub(daily)} as d
@@ -184,11 +202,14 @@ def _kept_states(session, daily, changes, this, policies):
     ).df()
 
 
-def _changed_days(session, daily, changes, policies):
+def _changed_days(session, daily, changes, run_date, policies):
     """The changed pupils' days from their changed_from on, for the whole trust in one query
     (a daily run: every pupil's new day, plus the days a correction reached), with the columns
     any of the trust's policies reads. One query instead of one per academy: each of those
-    scanned int_pupil_daily again, most of the stage model's time in a daily run."""
+    scanned int_pupil_daily again, most of the stage model's time in a daily run.
+    Those days are all rows this run's int_pupil_daily wrote (it rewrites a changed pupil
+    from the start of changed_from's week), found by their built_on: a pupil new to the grid
+    changes from 1 September, and a join's bound would have read the whole year."""
     from attendance.stages import columns_read
 
     columns = sorted({c for p in policies for c in columns_read(p, daily.columns)})
@@ -198,6 +219,7 @@ def _changed_days(session, daily, changes, policies):
         from {_sub(daily)} as d
         inner join {_sub(changes)} as c on c.urn = d.urn and c.upn = d.upn
         where d.calendar_date >= c.changed_from
+          and d.built_on = date '{run_date.isoformat()}'
         """
     ).df()
 

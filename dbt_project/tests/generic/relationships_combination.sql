@@ -1,10 +1,14 @@
 {# Fails with the rows whose key (several columns) has no row in `to`: a composite foreign key.
    `changed_on` and `since` as in `promises`: after an incremental build only the
    changed pupils' rows from `since` on can have lost their parent, when `since` is no later
-   than where both models rewrite a pupil's rows from. #}
-{% test relationships_combination(model, to, columns, changed_on=none, since=none) %}
-{%- if changed_on %}
+   than where both models rewrite a pupil's rows from. `built_on` instead, as in `promises`:
+   the rows stamped with the run date, when the parent rewrites every such row's key too. #}
+{% test relationships_combination(model, to, columns, changed_on=none, since=none,
+                                  built_on=none) %}
+{%- if changed_on or built_on %}
 -- depends_on: {{ ref('int_build_plan') }}
+{%- endif %}
+{%- if changed_on %}
 -- depends_on: {{ ref('int_pupil_changes') }}
 {%- endif %}
 select child.*
@@ -16,4 +20,7 @@ where not exists (
     select 1 from {{ to }} as parent
     where {% for c in columns %}parent.{{ c }} = child.{{ c }}{% if not loop.last %} and {% endif %}{% endfor %}
 )
+{%- if built_on and run_plan_mode() == 'incremental' %}
+  and child."{{ built_on }}" = {{ run_date() }}
+{%- endif %}
 {% endtest %}
