@@ -26,38 +26,27 @@ with year_days as (
       and calendar_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
 ),
 
-pupils as (
-    -- the grid's pupils (a mark this year), each with the day its rows start
-    {%- if incremental %}
+{%- if incremental %}
+changed as (
+    -- the changed pupils, each with the day its rows are recomputed from
     select changes.urn, changes.upn, changes.changed_week_from as grid_from,
            cal.school_week_index as grid_from_week
     from {{ ref('int_pupil_changes') }} as changes
     inner join {{ ref('stg_calendar') }} as cal
         on cal.urn = changes.urn and cal.calendar_date = changes.changed_week_from
-    semi join {{ ref('fct_pupil_day') }} as day
-        on day.urn = changes.urn
-       and day.upn = changes.upn
-       and day.mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
-    {%- else %}
-    select distinct urn, upn, {{ academic_year_start(run_date()) }} as grid_from,
-           cast(null as integer) as grid_from_week
-    from {{ ref('fct_pupil_day') }}
-    where mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
-    {%- endif %}
 ),
 
 seeds as (
     -- where each pupil's sums stood at the end of the school day before grid_from
-    {%- if incremental %}
     select kept.urn, kept.upn, kept.possible_ytd, kept.attended_ytd, kept.absence_ytd,
            kept.unauthorised_ytd, kept.consecutive_unexplained_days
     from {{ this }} as kept
-    inner join pupils on pupils.urn = kept.urn and pupils.upn = kept.upn
+    inner join changed on changed.urn = kept.urn and changed.upn = kept.upn
     inner join (
         -- the school day before each distinct grid_from of an academy (a handful of pairs:
         -- per pupil, this paired every pupil with every school day before its grid_from)
         select starts.urn, starts.grid_from, max(cal.calendar_date) as seed_date
-        from (select distinct urn, grid_from from pupils) as starts
+        from (select distinct urn, grid_from from changed) as starts
         inner join {{ ref('stg_calendar') }} as cal
             on cal.urn = starts.urn
            and cal.is_school_day
@@ -65,17 +54,67 @@ seeds as (
            and cal.calendar_date < starts.grid_from
         group by starts.urn, starts.grid_from
     ) as seed_days
-        on seed_days.urn = pupils.urn
-       and seed_days.grid_from = pupils.grid_from
+        on seed_days.urn = changed.urn
+       and seed_days.grid_from = changed.grid_from
        and seed_days.seed_date = kept.calendar_date
     where kept.calendar_date >= {{ read_from }}
-    {%- else %}
+),
+
+unproven as (
+    -- A changed pupil stays in the grid while it has a day fact this year. One with possible
+    -- sessions by its seed day has: its day facts before grid_from are unchanged (a pupil's
+    -- facts change from marks_from on, which is never before changed_from). The others are
+    -- looked up from read_from on, where the facts this run wrote are; the rest (rarely
+    -- any) over the year. Looked up over the year for every pupil, this read the year's 8
+    -- million pupil-days every day.
+    select changed.*
+    from changed
+    anti join seeds
+        on seeds.urn = changed.urn and seeds.upn = changed.upn and seeds.possible_ytd > 0
+),
+
+marked_lately as (
+    select unproven.*
+    from unproven
+    semi join {{ ref('fct_pupil_day') }} as day
+        on day.urn = unproven.urn
+       and day.upn = unproven.upn
+       and day.mark_date between {{ read_from }} and {{ run_date() }}
+),
+
+pupils as (
+    select changed.*
+    from changed
+    semi join seeds
+        on seeds.urn = changed.urn and seeds.upn = changed.upn and seeds.possible_ytd > 0
+    union all
+    select * from marked_lately
+    union all
+    select unproven.*
+    from unproven
+    anti join marked_lately
+        on marked_lately.urn = unproven.urn and marked_lately.upn = unproven.upn
+    semi join {{ ref('fct_pupil_day') }} as day
+        on day.urn = unproven.urn
+       and day.upn = unproven.upn
+       and day.mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
+),
+{%- else %}
+pupils as (
+    -- the grid's pupils (a mark this year), each with the day its rows start
+    select distinct urn, upn, {{ academic_year_start(run_date()) }} as grid_from,
+           cast(null as integer) as grid_from_week
+    from {{ ref('fct_pupil_day') }}
+    where mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
+),
+
+seeds as (
     select cast(null as varchar) as urn, cast(null as varchar) as upn,
            0 as possible_ytd, 0 as attended_ytd, 0 as absence_ytd, 0 as unauthorised_ytd,
            0 as consecutive_unexplained_days
     where false
-    {%- endif %}
 ),
+{%- endif %}
 
 grid as (
     select
