@@ -29,8 +29,20 @@ touched as (
 ),
 
 in_grid as (
-    -- the pupils the previous run's int_pupil_daily had rows for
-    select distinct urn, upn from {{ this.schema }}.int_pupil_daily
+    -- the pupils the previous run's int_pupil_daily had rows for: its grid gives each of them
+    -- a row on every school day of the year to the previous run date, so their rows on the
+    -- academy's last school day by then (a distinct over the year's rows read them all)
+    select daily.urn, daily.upn
+    from {{ this.schema }}.int_pupil_daily as daily
+    semi join (
+        select cal.urn, max(cal.calendar_date) as last_day
+        from {{ ref('stg_calendar') }} as cal, plan
+        where cal.is_school_day
+          and cal.calendar_date <= plan.previous_run_date
+          and cal.calendar_date >= {{ academic_year_start(run_date()) }}
+        group by cal.urn
+    ) as last_days
+        on last_days.urn = daily.urn and last_days.last_day = daily.calendar_date
 ),
 
 next_day as (

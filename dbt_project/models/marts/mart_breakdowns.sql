@@ -37,106 +37,126 @@ pupil_dims as (
     {%- endfor %}
 ),
 
-school_days as (
-    select
-        day.urn,
-        day.upn,
-        day.mark_date,
-        day.possible_sessions,
-        day.attended_sessions,
-        day.absence_sessions
-    from {{ ref('fct_pupil_day') }} as day
-    -- semi joins: as inner joins the planner paired every pupil with every school day first
-    semi join {{ ref('stg_calendar') }} as cal
-        on cal.urn = day.urn and cal.calendar_date = day.mark_date and cal.is_school_day
-    semi join status
-        on status.urn = day.urn and status.upn = day.upn
-    where day.mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
-),
-
--- The weekday and week slices are summed per academy on the date's numbers (day of the week,
--- the week's Monday) and named after: naming millions of pupil-days first made this the
--- slowest mart of a daily run, and so did summing them per pupil (202,000 pupil-weekdays and
--- 1.6 million pupil-weeks at 40,000 pupils), where only the count of pupils needs the pupil.
-weekday_academy as (
-    select urn, cast(isodow(mark_date) as varchar) || ' ' || dayname(min(mark_date)) as value,
-           cast(count(distinct upn) filter (where possible_sessions > 0) as integer) as pupils,
-           cast(sum(possible_sessions) as integer) as possible,
-           cast(sum(attended_sessions) as integer) as attended,
-           cast(sum(absence_sessions) as integer) as absence
-    from school_days
-    group by urn, isodow(mark_date)
-),
-
--- The week slice's `pupils` (those with a possible session on the week's school days) come
--- from int_pupil_week, which already sums each pupil's weeks, less what a pupil has on a day
--- of the week outside the slice: a closure day with a mark, or a day before 1 September or
--- after D.
-week_totals as (
-    select urn, cast(mark_date - cast(isodow(mark_date) - 1 as integer) as date) as monday,
-           sum(possible_sessions) as possible, sum(attended_sessions) as attended,
-           sum(absence_sessions) as absence
-    from school_days
-    group by urn, cast(mark_date - cast(isodow(mark_date) - 1 as integer) as date)
-),
-
 year_weeks as (
+    -- the school weeks of the year to D, each with its Monday
     select distinct urn, school_week_index, week_start as monday
     from {{ ref('stg_calendar') }}
     where is_school_day
       and calendar_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
 ),
 
-off_slice_days as (
-    -- pupil-days in those weeks outside the slice: closure days from 1 September to D, and
-    -- days of the first and last weeks before 1 September or after D
-    select day.urn, day.upn, day.school_week_index, day.possible_sessions
-    from {{ ref('fct_pupil_day') }} as day
-    semi join {{ ref('stg_calendar') }} as cal
-        on cal.urn = day.urn and cal.calendar_date = day.mark_date and not cal.is_school_day
-    where day.mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
-    {%- for first, last in [
-        (academic_year_start(run_date()) ~ ' - 6', academic_year_start(run_date()) ~ ' - 1'),
-        (run_date() ~ ' + 1', run_date() ~ ' + 6'),
-    ] %}
-    union all
-    select day.urn, day.upn, day.school_week_index, day.possible_sessions
-    from {{ ref('fct_pupil_day') }} as day
-    semi join year_weeks
-        on year_weeks.urn = day.urn and year_weeks.school_week_index = day.school_week_index
-    where day.mark_date between {{ first }} and {{ last }}
-    {%- endfor %}
-),
-
-off_slice as (
-    select urn, upn, school_week_index, sum(possible_sessions) as possible
-    from off_slice_days
-    group by urn, upn, school_week_index
-),
-
-week_pupils as (
-    select pw.urn, year_weeks.monday, count(*) as pupils
+-- The weekday and week slices come from int_pupil_week's school-day sums by day of the week
+-- (1.6 million pupil-weeks at 40,000 pupils by July) rather than from the year's 8 million
+-- pupil-days, which made this the mart of a daily run that grew most over the year. A
+-- week's sums hold all its school days, so the facts of the year's first week before
+-- 1 September and of D's week after D are taken off again (edge_days, a few days' facts).
+pupil_weeks as (
+    select pw.urn, pw.upn, pw.school_week_index, year_weeks.monday
+        {%- for d in range(1, 8) %}
+        {%- for m in ['days', 'possible', 'attended', 'absence'] %},
+        coalesce(pw.school_{{ m }}_d{{ d }}, 0) as school_{{ m }}_d{{ d }}
+        {%- endfor %}
+        {%- endfor %}
     from {{ ref('int_pupil_week') }} as pw
     inner join year_weeks
         on year_weeks.urn = pw.urn and year_weeks.school_week_index = pw.school_week_index
     semi join status on status.urn = pw.urn and status.upn = pw.upn
-    left join off_slice
-        on off_slice.urn = pw.urn and off_slice.upn = pw.upn
-       and off_slice.school_week_index = pw.school_week_index
-    where pw.possible_sessions - coalesce(off_slice.possible, 0) > 0
-    group by pw.urn, year_weeks.monday
+),
+
+edge_days as (
+    select day.urn, day.upn, day.school_week_index, isodow(day.mark_date) as dow,
+           day.possible_sessions as possible, day.attended_sessions as attended,
+           day.absence_sessions as absence
+    from {{ ref('fct_pupil_day') }} as day
+    semi join {{ ref('stg_calendar') }} as cal
+        on cal.urn = day.urn and cal.calendar_date = day.mark_date and cal.is_school_day
+    semi join year_weeks
+        on year_weeks.urn = day.urn and year_weeks.school_week_index = day.school_week_index
+    semi join status on status.urn = day.urn and status.upn = day.upn
+    where day.mark_date between {{ academic_year_start(run_date()) }} - 6
+                            and {{ academic_year_start(run_date()) }} - 1
+       or day.mark_date between {{ run_date() }} + 1 and {{ run_date() }} + 6
+),
+
+pupil_dows as (
+    -- each pupil's school days and sessions by day of the week, over the year's weeks
+    select urn, upn
+        {%- for d in range(1, 8) %},
+        sum(school_days_d{{ d }}) as days_{{ d }},
+        sum(school_possible_d{{ d }}) as possible_{{ d }},
+        sum(school_attended_d{{ d }}) as attended_{{ d }},
+        sum(school_absence_d{{ d }}) as absence_{{ d }}
+        {%- endfor %}
+    from pupil_weeks
+    group by urn, upn
+),
+
+edge_dows as (
+    select urn, upn, dow, count(*) as days, sum(possible) as possible,
+           sum(attended) as attended, sum(absence) as absence
+    from edge_days
+    group by urn, upn, dow
+),
+
+weekday_pupils as (
+    -- one row per pupil and day of the week with a school day in the slice
+    {%- for d in range(1, 8) %}
+    select p.urn, p.upn, {{ d }} as dow,
+           p.possible_{{ d }} - coalesce(e.possible, 0) as possible,
+           p.attended_{{ d }} - coalesce(e.attended, 0) as attended,
+           p.absence_{{ d }} - coalesce(e.absence, 0) as absence
+    from pupil_dows as p
+    left join edge_dows as e on e.urn = p.urn and e.upn = p.upn and e.dow = {{ d }}
+    where p.days_{{ d }} - coalesce(e.days, 0) > 0
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+weekday_academy as (
+    -- named "1 Monday" .. "7 Sunday" (1 January 2024 was a Monday)
+    select urn,
+           cast(dow as varchar) || ' ' || dayname(date '2024-01-01' + cast(dow - 1 as integer))
+               as value,
+           cast(count(*) filter (where possible > 0) as integer) as pupils,
+           cast(sum(possible) as integer) as possible,
+           cast(sum(attended) as integer) as attended,
+           cast(sum(absence) as integer) as absence
+    from weekday_pupils
+    group by urn, dow
+),
+
+edge_weeks as (
+    select urn, upn, school_week_index, count(*) as days, sum(possible) as possible,
+           sum(attended) as attended, sum(absence) as absence
+    from edge_days
+    group by urn, upn, school_week_index
+),
+
+week_pupils as (
+    -- one row per pupil and week with a school day in the slice
+    select pw.urn, pw.upn, pw.monday,
+           ({% for d in range(1, 8) %}pw.school_possible_d{{ d }}{% if not loop.last %} + {% endif %}{% endfor %})
+               - coalesce(e.possible, 0) as possible,
+           ({% for d in range(1, 8) %}pw.school_attended_d{{ d }}{% if not loop.last %} + {% endif %}{% endfor %})
+               - coalesce(e.attended, 0) as attended,
+           ({% for d in range(1, 8) %}pw.school_absence_d{{ d }}{% if not loop.last %} + {% endif %}{% endfor %})
+               - coalesce(e.absence, 0) as absence
+    from pupil_weeks as pw
+    left join edge_weeks as e
+        on e.urn = pw.urn and e.upn = pw.upn and e.school_week_index = pw.school_week_index
+    where ({% for d in range(1, 8) %}pw.school_days_d{{ d }}{% if not loop.last %} + {% endif %}{% endfor %})
+          - coalesce(e.days, 0) > 0
 ),
 
 week_academy as (
     -- a week is in the slice when some pupil on roll has a school day's row in it
-    select week_totals.urn, cast(week_totals.monday as varchar) as value,
-           cast(coalesce(week_pupils.pupils, 0) as integer) as pupils,
-           cast(week_totals.possible as integer) as possible,
-           cast(week_totals.attended as integer) as attended,
-           cast(week_totals.absence as integer) as absence
-    from week_totals
-    left join week_pupils
-        on week_pupils.urn = week_totals.urn and week_pupils.monday = week_totals.monday
+    select urn, cast(monday as varchar) as value,
+           cast(count(*) filter (where possible > 0) as integer) as pupils,
+           cast(sum(possible) as integer) as possible,
+           cast(sum(attended) as integer) as attended,
+           cast(sum(absence) as integer) as absence
+    from week_pupils
+    group by urn, monday
 ),
 
 per_pupil as (
