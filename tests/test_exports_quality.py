@@ -113,13 +113,38 @@ def _days(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
     )
 
 
+def _daily(days: pd.DataFrame) -> pd.DataFrame:
+    """int_pupil_daily as the model makes it from these day facts, every date of them a
+    school day of its academy: each pupil on every one of them, with its sums to date."""
+    grid = (
+        days[["urn", "mark_date"]]
+        .drop_duplicates()
+        .merge(days[["urn", "upn"]].drop_duplicates(), on="urn")
+    )
+    daily = grid.merge(days, on=["urn", "upn", "mark_date"], how="left").fillna(
+        {"possible_sessions": 0, "attended_sessions": 0}
+    )
+    daily = daily.sort_values(["urn", "upn", "mark_date"]).rename(
+        columns={"mark_date": "calendar_date"}
+    )
+    for measure in ("possible", "attended"):
+        daily[f"{measure}_ytd"] = daily.groupby(["urn", "upn"])[f"{measure}_sessions"].cumsum()
+    return daily
+
+
 def _praise_data(days: pd.DataFrame, events: pd.DataFrame, since: date, run_date: date) -> dict:
     """The praise queries of the export, run on an in-memory DuckDB holding these rows."""
     con = duckdb.connect()
     con.register("days_frame", days)
     con.register("events_frame", events)
+    con.register("daily_frame", _daily(days))
     con.execute("create table fct_pupil_day as select * from days_frame")
     con.execute("create table fct_stage_events as select * from events_frame")
+    con.execute("create table int_pupil_daily as select * from daily_frame")
+    con.execute(
+        "create table stg_calendar as select distinct urn, calendar_date, true as is_school_day "
+        "from daily_frame"
+    )
     queries = weekly_queries(run_date, {URN: since, "999999": since})
     keys = ("full", "improved_days", "stage_history")
     return {key: con.execute(*queries[key]).df() for key in keys}
