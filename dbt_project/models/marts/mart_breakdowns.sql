@@ -91,11 +91,13 @@ pupil_dows as (
     group by urn, upn
 ),
 
-edge_dows as (
-    select urn, upn, dow, count(*) as days, sum(possible) as possible,
+edges as (
+    -- the edge days' facts per pupil and day of the week (school_week_index null), and per
+    -- pupil and week (dow null)
+    select urn, upn, dow, school_week_index, count(*) as days, sum(possible) as possible,
            sum(attended) as attended, sum(absence) as absence
     from edge_days
-    group by urn, upn, dow
+    group by grouping sets ((urn, upn, dow), (urn, upn, school_week_index))
 ),
 
 weekday_pupils as (
@@ -106,31 +108,12 @@ weekday_pupils as (
            p.attended_{{ d }} - coalesce(e.attended, 0) as attended,
            p.absence_{{ d }} - coalesce(e.absence, 0) as absence
     from pupil_dows as p
-    left join edge_dows as e on e.urn = p.urn and e.upn = p.upn and e.dow = {{ d }}
+    left join edges as e on e.urn = p.urn and e.upn = p.upn and e.dow = {{ d }}
     where p.days_{{ d }} - coalesce(e.days, 0) > 0
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
-weekday_academy as (
-    -- named "1 Monday" .. "7 Sunday" (1 January 2024 was a Monday)
-    select urn,
-           cast(dow as varchar) || ' ' || dayname(date '2024-01-01' + cast(dow - 1 as integer))
-               as value,
-           cast(count(*) filter (where possible > 0) as integer) as pupils,
-           cast(sum(possible) as integer) as possible,
-           cast(sum(attended) as integer) as attended,
-           cast(sum(absence) as integer) as absence
-    from weekday_pupils
-    group by urn, dow
-),
-
-edge_weeks as (
-    select urn, upn, school_week_index, count(*) as days, sum(possible) as possible,
-           sum(attended) as attended, sum(absence) as absence
-    from edge_days
-    group by urn, upn, school_week_index
-),
 
 week_pupils as (
     -- one row per pupil and week with a school day in the slice
@@ -142,21 +125,32 @@ week_pupils as (
            ({% for d in range(1, 8) %}pw.school_absence_d{{ d }}{% if not loop.last %} + {% endif %}{% endfor %})
                - coalesce(e.absence, 0) as absence
     from pupil_weeks as pw
-    left join edge_weeks as e
+    left join edges as e
         on e.urn = pw.urn and e.upn = pw.upn and e.school_week_index = pw.school_week_index
     where ({% for d in range(1, 8) %}pw.school_days_d{{ d }}{% if not loop.last %} + {% endif %}{% endfor %})
           - coalesce(e.days, 0) > 0
 ),
 
-week_academy as (
-    -- a week is in the slice when some pupil on roll has a school day's row in it
-    select urn, cast(monday as varchar) as value,
+slice_academy as (
+    -- a day of the week or a week is in its slice when some pupil on roll has a school day's
+    -- row in it; weekdays are named "1 Monday" .. "7 Sunday" (1 January 2024 was a Monday)
+    select urn, dimension, value,
            cast(count(*) filter (where possible > 0) as integer) as pupils,
            cast(sum(possible) as integer) as possible,
            cast(sum(attended) as integer) as attended,
            cast(sum(absence) as integer) as absence
-    from week_pupils
-    group by urn, monday
+    from (
+        select urn, 'weekday' as dimension,
+               cast(dow as varchar) || ' '
+                   || dayname(date '2024-01-01' + cast(dow - 1 as integer)) as value,
+               possible, attended, absence
+        from weekday_pupils
+        union all
+        select urn, 'week' as dimension, cast(monday as varchar) as value,
+               possible, attended, absence
+        from week_pupils
+    )
+    group by urn, dimension, value
 ),
 
 per_pupil as (
@@ -189,22 +183,20 @@ grouped as (
     from per_pupil
     where dimension <> 'academy'
     group by urn, dimension, value
-    {%- for dimension in ['weekday', 'week'] %}
     union all
     -- a pupil is one enrolment: the trust's count is the academies' counts summed
-    select 'trust' as scope, cast(null as varchar) as urn, '{{ dimension }}' as dimension, value,
+    select 'trust' as scope, cast(null as varchar) as urn, dimension, value,
            cast(sum(pupils) as integer) as pupils,
            cast(sum(possible) as integer) as possible,
            cast(sum(attended) as integer) as attended,
            cast(sum(absence) as integer) as absence,
            cast(null as integer) as pa_count
-    from {{ dimension }}_academy
-    group by value
+    from slice_academy
+    group by dimension, value
     union all
-    select 'academy' as scope, urn, '{{ dimension }}' as dimension, value, pupils, possible,
+    select 'academy' as scope, urn, dimension, value, pupils, possible,
            attended, absence, cast(null as integer) as pa_count
-    from {{ dimension }}_academy
-    {%- endfor %}
+    from slice_academy
 ),
 
 rates as (
