@@ -61,6 +61,11 @@ class Home:
         """One JSON record per processed landing file: what was done with it and why."""
         return self.warehouse / "ledger"
 
+    @property
+    def ledger_index_dir(self) -> Path:
+        """What each academy's ledger entries said when last read (ingestion/ledger_index.py)."""
+        return self.warehouse / "ledger_index"
+
     def landing_for(self, urn: str) -> Path:
         return self.landing / urn
 

@@ -16,6 +16,9 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+from attendance.home import Home
+from ingestion.ledger_index import index_ledger
+
 STAMP = re.compile(r"_(\d{8})T\d{6}")
 PER_DELIVERY = ("marks", "rolls", "issues", "ledger")
 
@@ -47,4 +50,9 @@ def ingested_up_to(full: Path, dest: Path, up_to: date) -> int:
         if _extracted_by(src.parent.name, cutoff):
             _link(src, dest / "quarantine" / src.parent.parent.name / src.parent.name / src.name)
             linked += 1
+    # What the previous day's run would have left beside the ledger: its index of the entries
+    # it read (so the timed run reads the ledger as a daily run does, not every entry again).
+    home = Home(dest)
+    for folder in sorted(home.ledger_dir.glob("*")):
+        index_ledger(home, folder.name)
     return linked

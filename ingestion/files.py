@@ -7,6 +7,7 @@ the one saying `more: false` has arrived.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,8 +66,12 @@ def discover(
     pages: dict[str, list[tuple[int, Path]]] = {}
     if not folder.exists():
         return deliveries, unknown
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-        name = path.name
+    # Names from one directory scan, sorted as strings: a Path per file, and a stat each for
+    # is_file(), made listing a year's landing folder one of the costs that grew every day.
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
+    for name in names:
+        path = folder / name
         if m := PATTERNS["pupils"].match(name):
             deliveries.append(Delivery(urn, "pupils", path.stem, parse_ts(m["ts"]), (path,)))
             continue

@@ -25,6 +25,7 @@ from ingestion.errors import FileRejected
 from ingestion.files import PATTERNS, Delivery, discover, parse_ts
 from ingestion.formats import PARSERS, TABLES
 from ingestion.formats.api_json import pages_problem
+from ingestion.ledger_index import LedgerIndex
 from ingestion.quality_gate import GateInput, run_gates
 from ingestion.reasons import reason_code, reason_codes
 from ingestion.rolls import parse_roll
@@ -115,6 +116,7 @@ def clear_stale_temporaries(home: Home, urn: str) -> int:
         home.warehouse / "issues",
         home.warehouse / "gate",
         home.ledger_dir,
+        home.ledger_index_dir,
         home.quarantine,
     ]
     for root in roots:
@@ -149,17 +151,16 @@ def _fingerprint(delivery: Delivery, recorded: list[dict]) -> list[dict]:
     return out
 
 
-def _check_ledger(home: Home, delivery: Delivery) -> tuple[bool, list[dict]]:
+def _check_ledger(home: Home, delivery: Delivery, ledger: LedgerIndex) -> tuple[bool, list[dict]]:
     """(already ingested with these very files, the files' fingerprint for the ledger)."""
-    path = _ledger_path(home, delivery)
-    entry = store.read_json(path) if path.exists() else {}
+    entry = ledger.entry(delivery.key)
     files = _fingerprint(delivery, entry.get("files") or [])
     if entry.get("status") not in {"loaded", "rejected"}:
         return False, files
     same = _content(entry.get("files") or []) == _content(files)
     if same and entry.get("files") != files:
         # Touched, not changed (a copy, a restore): remember the new times, skip the re-hash.
-        store.write_json({**entry, "files": files}, path)
+        store.write_json({**entry, "files": files}, _ledger_path(home, delivery))
     return same, files
 
 
@@ -555,6 +556,7 @@ def stage_academy(
         unrecognised_path(home, urn),
     )
     rolls = _Rolls(home, urn)
+    ledger = LedgerIndex(home, urn)
     pending: list[_Pending] = []
     parsed: list[_Parsed] = []
 
@@ -567,7 +569,7 @@ def stage_academy(
         if up_to is not None and delivery.extracted_at.date() > up_to:
             continue
         report.deliveries_seen += 1
-        done, files = _check_ledger(home, delivery)
+        done, files = _check_ledger(home, delivery, ledger)
         if done:
             report.deliveries_skipped += 1
             continue
@@ -582,4 +584,5 @@ def stage_academy(
                 add(check_parsed(home, academy, calendar, parsed, report))
     if parsed:
         add(check_parsed(home, academy, calendar, parsed, report))
+    ledger.save()
     return report, pending

@@ -488,7 +488,14 @@ def test_ingesting_the_same_files_twice_changes_nothing(tmp_path):
     before = {**_tree(home.warehouse), **_tree(home.quarantine)}
     out = ingest(home)
     assert out.report.deliveries_loaded == 0 and out.report.deliveries_skipped == 4
-    assert {**_tree(home.warehouse), **_tree(home.quarantine)} == before
+    after = {**_tree(home.warehouse), **_tree(home.quarantine)}
+    # the second run read the ledger and kept what it read (ingestion/ledger_index.py): a
+    # cache beside the ledger, the one addition; a third run changes nothing at all
+    index = f"ledger_index/{URN}/index.json"
+    assert after.keys() - before.keys() == {index}
+    assert {k: v for k, v in after.items() if k != index} == before
+    ingest(home)
+    assert {**_tree(home.warehouse), **_tree(home.quarantine)} == after
 
 
 def test_data_quality_report_says_which_file_line_what_and_what_to_do(tmp_path):
