@@ -62,9 +62,9 @@ class Home:
         return self.warehouse / "ledger"
 
     @property
-    def ledger_index_dir(self) -> Path:
-        """What each academy's ledger entries said when last read (ingestion/ledger_index.py)."""
-        return self.warehouse / "ledger_index"
+    def read_cache_dir(self) -> Path:
+        """What the ledger and issue files said when last read (ingestion/read_cache.py)."""
+        return self.warehouse / "read_cache"
 
     def landing_for(self, urn: str) -> Path:
         return self.landing / urn

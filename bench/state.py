@@ -16,8 +16,10 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+from attendance.calendar import load_calendars
+from attendance.config import load_trust
 from attendance.home import Home
-from ingestion.ledger_index import index_ledger
+from exports.quality import quality_facts
 
 STAMP = re.compile(r"_(\d{8})T\d{6}")
 PER_DELIVERY = ("marks", "rolls", "issues", "ledger")
@@ -50,9 +52,10 @@ def ingested_up_to(full: Path, dest: Path, up_to: date) -> int:
         if _extracted_by(src.parent.name, cutoff):
             _link(src, dest / "quarantine" / src.parent.parent.name / src.parent.name / src.name)
             linked += 1
-    # What the previous day's run would have left beside the ledger: its index of the entries
-    # it read (so the timed run reads the ledger as a daily run does, not every entry again).
+    # What the previous day's run would have left beside the ledger and the issues: the read
+    # cache of what it read (ingestion/read_cache.py), so the timed run reads them as a daily
+    # run does, not the year's files again. That day's data-quality facts read them all.
     home = Home(dest)
-    for folder in sorted(home.ledger_dir.glob("*")):
-        index_ledger(home, folder.name)
+    trust = load_trust(home)
+    quality_facts(home, trust, up_to, load_calendars(home, trust))
     return linked

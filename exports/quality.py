@@ -11,10 +11,9 @@ whenever it is produced.
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import date, datetime, time, timedelta
-from pathlib import Path
+import os
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq
 from attendance.calendar import SchoolCalendar, academic_year_start
 from attendance.config import Trust
 from attendance.home import Home
+from ingestion.read_cache import LedgerIndex, StampedCache, cache_path
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,13 @@ REASONS_SHOWN = 5
 HELD_BACK_EXPORTS = "DfE share, LA share, priority list"
 
 
-def _ledger(home: Home, urn: str, run_date: date) -> list[dict]:
-    folder = home.ledger_dir / urn
+def _ledger(ledger: LedgerIndex, urn: str, run_date: date) -> list[dict]:
     entries = []
-    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+    for key in ledger.delivery_keys():
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
+            entry = ledger.entry(key)
         except (OSError, ValueError):
-            log.warning("academy %s: unreadable ledger entry %s", urn, path.name)
+            log.warning("academy %s: unreadable ledger entry %s.json", urn, key)
             continue
         if not isinstance(entry, dict) or entry.get("kind") == "pupils":
             continue
@@ -87,22 +86,20 @@ def _may_hold(parquet: pq.ParquetFile, column: str, value: str) -> bool:
     return False
 
 
-def _issue_reasons(path: Path, run_date: date) -> list[object] | None:
-    """The reasons of one issues file's rejected rows extracted on or before D; None when the
-    file is unreadable or lacks the columns. Reads only the three columns it needs with pyarrow:
-    the trust's thousands of small issue files made pandas' per-file overhead the export's
-    largest cost."""
-    try:
-        parquet = pq.ParquetFile(path)
-        names = set(parquet.schema_arrow.names)
-        if not {"status", "reason"} <= names:
-            return None
-        if not _may_hold(parquet, "status", "rejected"):
-            return []
-        wanted = ["status", "reason"] + (["extracted_at"] if "extracted_at" in names else [])
-        table = parquet.read(columns=wanted)
-    except (OSError, ValueError):
+def _rejected_rows(file: str) -> dict | None:
+    """One issues file's rejected rows as [reason, extraction date (ISO) or None], whatever D,
+    with `undated` when the file has no extraction time (every row counts then); None when
+    the file lacks the columns. Reads only the three columns it needs with pyarrow: the
+    trust's thousands of small issue files made pandas' per-file overhead the export's largest
+    cost. OSError or ValueError when unreadable. JSON-ready: the read cache keeps it."""
+    parquet = pq.ParquetFile(file)
+    names = set(parquet.schema_arrow.names)
+    if not {"status", "reason"} <= names:
         return None
+    if not _may_hold(parquet, "status", "rejected"):
+        return {"undated": False, "rows": []}
+    wanted = ["status", "reason"] + (["extracted_at"] if "extracted_at" in names else [])
+    table = parquet.read(columns=wanted)
     when_type = table.schema.field("extracted_at").type if "extracted_at" in wanted else None
     plain = all(pa.types.is_string(table.schema.field(c).type) for c in ("status", "reason"))
     if not plain or (
@@ -110,24 +107,51 @@ def _issue_reasons(path: Path, run_date: date) -> list[object] | None:
     ):
         # Anything but text and a naive timestamp: the pandas reading, which defines the rules.
         frame = table.to_pandas()
+        rejected = frame[frame["status"] == "rejected"]
+        reasons = [None if pd.isna(r) else r for r in rejected["reason"]]
         if when_type is None:
-            return list(frame.loc[frame["status"] == "rejected", "reason"])
-        when = pd.to_datetime(frame["extracted_at"]).dt.date
-        frame = frame[when <= run_date]
-        return list(frame.loc[frame["status"] == "rejected", "reason"])
-    rejected = pc.equal(table["status"], "rejected")
-    if when_type is not None:
-        # a naive timestamp's date is on or before D exactly when it is before D + 1 at midnight
-        end = pa.scalar(datetime.combine(run_date + timedelta(days=1), time()), when_type)
-        rejected = pc.and_(rejected, pc.less(table["extracted_at"], end))
-    return table["reason"].filter(pc.fill_null(rejected, False)).to_pylist()
+            return {"undated": True, "rows": [[r, None] for r in reasons]}
+        when = pd.to_datetime(rejected["extracted_at"]).dt.date
+        days = [None if pd.isna(d) else d.isoformat() for d in when]
+        return {"undated": False, "rows": [list(pair) for pair in zip(reasons, days, strict=True)]}
+    rejected = pc.fill_null(pc.equal(table["status"], "rejected"), False)
+    reasons = table["reason"].filter(rejected).to_pylist()
+    if when_type is None:
+        return {"undated": True, "rows": [[r, None] for r in reasons]}
+    # a naive timestamp's date: the day it was extracted
+    days = pc.cast(table["extracted_at"].filter(rejected), pa.date32()).to_pylist()
+    dated = [[r, None if d is None else d.isoformat()] for r, d in zip(reasons, days, strict=True)]
+    return {"undated": False, "rows": dated}
+
+
+def _issue_reasons(rows: dict, run_date: date) -> list[object]:
+    """The reasons of the rejected rows extracted on or before D (every one when undated)."""
+    if rows["undated"]:
+        return [reason for reason, _ in rows["rows"]]
+    d = run_date.isoformat()
+    return [reason for reason, day in rows["rows"] if day is not None and day <= d]
 
 
 def _rejection_reasons(home: Home, urn: str, run_date: date) -> str:
     """The most frequent reasons records or files were rejected, with counts."""
     folder = home.warehouse / "issues" / urn
-    paths = sorted(folder.glob("*.parquet")) if folder.exists() else []
-    found = [r for r in (_issue_reasons(path, run_date) for path in paths) if r is not None]
+    try:
+        with os.scandir(folder) as entries:
+            names = sorted(e.name for e in entries if e.name.endswith(".parquet") and e.is_file())
+    except FileNotFoundError:
+        names = []
+    cache = StampedCache(cache_path(home, urn, "issues"))
+    found = []
+    for name in names:
+        if name.startswith("."):
+            continue
+        try:
+            rows = cache.get(os.path.join(folder, name), _rejected_rows)
+        except (OSError, ValueError):
+            continue
+        if rows is not None:
+            found.append(_issue_reasons(rows, run_date))
+    cache.save()
     if not found:
         return ""
     reasons = pd.Series([r for rs in found for r in rs], dtype=object)
@@ -179,7 +203,9 @@ def quality_facts(
     year_start = academic_year_start(run_date)
     rows = []
     for academy in trust.academies:
-        entries = _ledger(home, academy.urn, run_date)
+        ledger = LedgerIndex(home, academy.urn)
+        entries = _ledger(ledger, academy.urn, run_date)
+        ledger.save()
         loaded = [e for e in entries if e.get("status") == "loaded"]
         delivered_days = {str(e.get("extracted_at"))[:10] for e in loaded}
         arrived = run_date.isoformat() in delivered_days

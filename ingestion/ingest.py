@@ -25,8 +25,8 @@ from ingestion.errors import FileRejected
 from ingestion.files import PATTERNS, Delivery, discover, parse_ts
 from ingestion.formats import PARSERS, TABLES
 from ingestion.formats.api_json import pages_problem
-from ingestion.ledger_index import LedgerIndex
 from ingestion.quality_gate import GateInput, run_gates
+from ingestion.read_cache import LedgerIndex
 from ingestion.reasons import reason_code, reason_codes
 from ingestion.rolls import parse_roll
 from ingestion.validate import Delivered, check_many
@@ -116,7 +116,7 @@ def clear_stale_temporaries(home: Home, urn: str) -> int:
         home.warehouse / "issues",
         home.warehouse / "gate",
         home.ledger_dir,
-        home.ledger_index_dir,
+        home.read_cache_dir,
         home.quarantine,
     ]
     for root in roots:

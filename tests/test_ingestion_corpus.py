@@ -489,9 +489,9 @@ def test_ingesting_the_same_files_twice_changes_nothing(tmp_path):
     out = ingest(home)
     assert out.report.deliveries_loaded == 0 and out.report.deliveries_skipped == 4
     after = {**_tree(home.warehouse), **_tree(home.quarantine)}
-    # the second run read the ledger and kept what it read (ingestion/ledger_index.py): a
+    # the second run read the ledger and kept what it read (ingestion/read_cache.py): a
     # cache beside the ledger, the one addition; a third run changes nothing at all
-    index = f"ledger_index/{URN}/index.json"
+    index = f"read_cache/{URN}/ledger.json"
     assert after.keys() - before.keys() == {index}
     assert {k: v for k, v in after.items() if k != index} == before
     ingest(home)

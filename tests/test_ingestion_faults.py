@@ -89,7 +89,7 @@ def _files(root: Path) -> dict[str, bytes]:
         and p.suffix not in {".duckdb", ".wal"}
         and not p.relative_to(root).parts[0].startswith("dbt_")  # dbt's own logs and target
         # what each run read from the ledger, with the entries' file times: a cache
-        and p.relative_to(root).parts[0] != "ledger_index"
+        and p.relative_to(root).parts[0] != "read_cache"
     }
 
 
