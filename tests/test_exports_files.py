@@ -11,7 +11,7 @@ from datetime import date
 import pandas as pd
 from openpyxl import load_workbook
 
-from exports.csvout import csv_bytes
+from exports.csvout import _cell, _cells, csv_bytes
 from exports.priority import COLUMNS
 from exports.report import trust_report
 from exports.xlsx import PRIORITY_COLOURS, priority_workbook
@@ -103,6 +103,27 @@ def test_csv_names_come_out_as_text() -> None:
     assert lines[2] == "'+44 123,1" and lines[3] == "'-Smith,2" and lines[4] == "'@SUM(A1:A9),3"
     assert lines[5] == "'\tTab,4"
     assert lines[6] == "<script>alert('x')</script>,5"  # text, harmless in a spreadsheet
+
+
+def test_vectorised_csv_cells_follow_the_cell_rule() -> None:
+    """Text columns and date-only datetime columns are written with vectorised operations;
+    each must give what the rule for one cell gives (a missing date, NaT, is an empty cell)."""
+    frame = pd.DataFrame(
+        {
+            "text": pd.Series(["=a", "b", None, "-c"], dtype="str"),
+            "object": pd.Series(["=a", "b", None, "@c"], dtype=object),
+            "mixed": pd.Series(["=a", 3, None, date(2025, 1, 2)], dtype=object),
+            "dates": pd.to_datetime(["2025-01-02", None, "2025-03-04", "2025-12-31"]),
+            "times": pd.to_datetime(
+                ["2025-01-02 10:30", None, "2025-03-04 00:00", "2025-03-05 00:00"]
+            ),
+        }
+    )
+    for name in frame.columns:
+        expected = [_cell(v) for v in frame[name].astype(object)]
+        assert list(_cells(frame[name])) == expected, name
+    assert list(_cells(frame["dates"])) == ["2025-01-02", "", "2025-03-04", "2025-12-31"]
+    assert list(_cells(frame["times"]))[:2] == ["2025-01-02T10:30:00", ""]
 
 
 def test_spreadsheet_cells_are_text_never_formulas() -> None:
