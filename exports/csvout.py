@@ -48,14 +48,12 @@ def _cells(column: pd.Series) -> pd.Series:
     """`_cell` for every value. A column of text and missing values only, and a naive
     datetime column of dates only (midnights), are done with vectorised operations (the same
     result, without a Python call per cell: the trust's CSVs have millions of cells)."""
-    if isinstance(column.dtype, pd.StringDtype):
-        text = column.fillna("")
-        formula = text.str.startswith(FORMULA_STARTS)
-        if formula.any():
-            text = text.where(~formula, "'" + text)
-        return text
     if _text_only(column):
-        text = column.astype(object).where(column.notna(), "")
+        # pandas' str dtype keeps its (Arrow) strings; an object column stays object
+        if isinstance(column.dtype, pd.StringDtype):
+            text = column.fillna("")
+        else:
+            text = column.astype(object).where(column.notna(), "")
         formula = text.str.startswith(FORMULA_STARTS)
         if formula.any():
             text = text.where(~formula, "'" + text)
