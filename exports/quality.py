@@ -108,7 +108,7 @@ def _rejected_rows(file: str) -> dict | None:
         # Anything but text and a naive timestamp: the pandas reading, which defines the rules.
         frame = table.to_pandas()
         rejected = frame[frame["status"] == "rejected"]
-        reasons = [None if pd.isna(r) else r for r in rejected["reason"]]
+        reasons = [None if pd.isna(r) else r for r in rejected["reason"].tolist()]
         if when_type is None:
             return {"undated": True, "rows": [[r, None] for r in reasons]}
         when = pd.to_datetime(rejected["extracted_at"]).dt.date

@@ -61,7 +61,10 @@ class StampedCache:
         """Keep the values this run used (files no longer asked for drop out). Written only
         when it differs from the cache read, by rename."""
         if self.seen != self.cached:
-            text = json.dumps(self.seen, sort_keys=True, separators=(",", ":"))
+            try:
+                text = json.dumps(self.seen, sort_keys=True, separators=(",", ":"))
+            except (TypeError, ValueError):
+                return  # a value JSON cannot hold: not cached, derived again next run
             store.write_text(text, self.path)
 
 

@@ -133,3 +133,31 @@ def test_the_quality_report_reads_through_the_cache_and_sees_rewritten_files(hom
     for name in ("issues", "ledger"):
         cache_path(home, urn, name).unlink()
     assert facts() == after
+
+
+def test_an_issues_file_of_other_types_is_counted_and_never_breaks_the_cache(home: Home):
+    """Reasons that are not text (here numbers, and bytes, which JSON cannot hold) still
+    count; a value the cache cannot keep is simply derived again next run."""
+    trust = load_trust(home)
+    urn = trust.urns[0]
+    _ingest(home, urn)
+    calendars = load_calendars(home, trust)
+    folder = home.warehouse / "issues" / urn
+    when = pd.Timestamp(END)
+    store.write_parquet(
+        pd.DataFrame({"status": ["rejected"] * 3, "reason": [7, 7, 8], "extracted_at": when}),
+        folder / "numbers.parquet",
+    )
+    row = quality_facts(home, trust, END, calendars).iloc[0]
+    assert row["rejection_reasons"] == "7 (2); 8 (1)"
+    assert quality_facts(home, trust, END, calendars).iloc[0]["rejection_reasons"] == (
+        "7 (2); 8 (1)"
+    )  # from the cache
+    (folder / "numbers.parquet").unlink()
+    store.write_parquet(
+        pd.DataFrame({"status": ["rejected"], "reason": [b"raw"], "extracted_at": when}),
+        folder / "bytes.parquet",
+    )
+    for _ in range(2):  # the second run cannot have it from the cache, and still counts it
+        row = quality_facts(home, trust, END, calendars).iloc[0]
+        assert row["rejection_reasons"] == "b'raw' (1)"
