@@ -44,8 +44,8 @@ class StampedCache:
         self.seen: dict[str, dict[str, Any]] = {}
 
     def get(self, file: str, derive: Callable[[str], Any]) -> Any:
-        """`derive(file)`, or the value it gave while the file had its present size and time.
-        FileNotFoundError when the file is missing; whatever `derive` raises, uncached."""
+        """`derive(file)`, or the value it gave when the file had its present size, time and
+        inode. FileNotFoundError when the file is missing; whatever `derive` raises, uncached."""
         st = os.stat(file)
         stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
         name = os.path.basename(file)
