@@ -12,7 +12,9 @@ that does shape the parse (the project's files, the home, the dbt version).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -121,12 +123,18 @@ def parsed_manifest(home: Home, run_date: date | None = None, parse: bool = True
     return manifest
 
 
+@functools.cache
+def dbt_version() -> str:
+    """dbt-core's version, from its installed metadata: the same string as
+    `dbt.version.__version__`, whose import loads the dbt package (0.23 s), and the build
+    fingerprint is written before every daily run's ingestion, on its critical path."""
+    return importlib.metadata.version("dbt-core")
+
+
 def _parse_key(home: Home) -> str:
     """What a parse depends on: the project's files (models, macros, tests, seeds, config),
     the home (sources and the profile read ATTENDANCE_HOME) and dbt's version."""
-    from dbt.version import __version__
-
-    digest = hashlib.sha256(f"{__version__}\0{home.root}".encode())
+    digest = hashlib.sha256(f"{dbt_version()}\0{home.root}".encode())
     _digest_files(digest, DBT_PROJECT, skip=("target", "logs", "dbt_packages"))
     return digest.hexdigest()
 
@@ -150,9 +158,7 @@ def write_build_fingerprint(home: Home) -> str:
     fingerprint their previous build recorded and rebuild in full when it differs, so a new
     policy, calendar or model version never leaves rows computed under the old one behind
     (dbt_project/macros/incremental.sql). Written by rename: a reader never sees half of it."""
-    from dbt.version import __version__
-
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(dbt_version().encode())
     _digest_files(digest, DBT_PROJECT, skip=("target", "logs", "dbt_packages"))
     digest.update(b"\0config\0")
     _digest_files(digest, home.config)
