@@ -161,13 +161,18 @@ def _widths(ws: Worksheet, frame: pd.DataFrame, keys: list[str], labels: list[st
 
 def _row_heights(ws: Worksheet, plist: pd.DataFrame, keys: list[str]) -> None:
     """Tall enough for the wrapped text: spreadsheet programs do not all grow rows on opening."""
-    wrapped = [k for k in ("explanation", "action_now_due", "reasons") if k in keys]
-    for r, record in enumerate(plist.to_dict("records"), start=2):
-        lines = 1
-        for key in wrapped:
-            width = ws.column_dimensions[get_column_letter(keys.index(key) + 1)].width
-            lines = max(lines, math.ceil(len(str(record[key])) * 0.95 / max(width - 2, 1)))
-        ws.row_dimensions[r].height = 13 * lines + 3
+    lines = [1] * len(plist)
+    for key in ("explanation", "action_now_due", "reasons"):
+        if key not in keys:
+            continue
+        width = ws.column_dimensions[get_column_letter(keys.index(key) + 1)].width
+        per_line = max(width - 2, 1)
+        lines = [
+            max(n, math.ceil(len(str(v)) * 0.95 / per_line))
+            for n, v in zip(lines, plist[key].tolist(), strict=True)
+        ]
+    for r, n in enumerate(lines, start=2):
+        ws.row_dimensions[r].height = 13 * n + 3
 
 
 def _fit_width(ws: Worksheet) -> None:
@@ -510,7 +515,8 @@ def _save(wb: Workbook, bodies: dict[str, _Body] | None = None) -> bytes:
     rows of `bodies`, by sheet title, where their cells would be). The core properties keep
     the run date (fixed_zip pins them either way)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+    # stored, not deflated: fixed_zip compresses every member once, when it rewrites the zip
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         _FastExcelWriter(wb, archive, bodies or {}).write_data()
     return buffer.getvalue()
 
