@@ -9,14 +9,15 @@ academies to hold back, and why) -> export and publish the rest.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures import wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -24,6 +25,7 @@ from attendance.calendar import calendar_frame, load_calendars, trust_previous_s
 from attendance.config import load_trust
 from attendance.dbt_runner import write_build_fingerprint
 from attendance.home import Home
+from attendance.processes import worker_pool
 from ingestion import quality_gate, store
 from ingestion.ingest import (
     AcademyIngestReport,
@@ -33,6 +35,9 @@ from ingestion.ingest import (
     pending_rows,
     stage_academy,
 )
+
+if TYPE_CHECKING:
+    from exports.build import ExportSession
 
 log = logging.getLogger(__name__)
 
@@ -122,15 +127,19 @@ def export(
     run_date: date,
     held_back: dict[str, str] | None = None,
     quality_facts: pd.DataFrame | None = None,
+    session: ExportSession | None = None,
 ) -> dict:
     """Export and publish D's outputs for every academy the gate did not hold back. Without
     verdicts (the CLI), the gate runs first, so every path goes through it. `quality_facts`:
-    the data-quality report's facts for D, when computed already (`build_and_gate`)."""
+    the data-quality report's facts for D, when computed already (`build_and_gate`);
+    `session`: the export begun already (`exports.build.export_session`)."""
     from exports.build import export_all
 
     if held_back is None:
         held_back = gate(home, run_date)
-    return export_all(home, run_date, held_back=held_back, quality_facts=quality_facts)
+    return export_all(
+        home, run_date, held_back=held_back, quality_facts=quality_facts, session=session
+    )
 
 
 def ingest_workers(academies: int) -> int:
@@ -167,12 +176,9 @@ def ingest_all(
     if workers == 1:
         yield from _gate_together(home, urns, map(_stage_one, jobs), hold_last)
         return
-    # forkserver, not fork: the caller may hold dbt's threads and DuckDB handles (backfill runs
-    # dbt in this process), which a plain fork would copy mid-flight. GX is not preloaded: a
-    # worker imports it only if an academy has more than a batch to gate (a full rebuild).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ingestion.ingest"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # GX is not preloaded: a worker imports it only if an academy has more than a batch to
+    # gate (a full rebuild).
+    with worker_pool(workers, preload=["ingestion.ingest"]) as pool:
         yield from _gate_together(home, urns, pool.map(_stage_one, jobs), hold_last)
 
 
@@ -233,9 +239,12 @@ class Built:
     gate_failures: dict[str, int]  # URN -> held deliveries whose ingestion gate failed
     held_back: dict[str, str]  # URN -> why the academy's exports are held back for D
     quality_facts: pd.DataFrame  # exports.quality.quality_facts for D
+    meanwhile: object = None  # what `meanwhile` returned
 
 
-def build_and_gate(home: Home, run_date: date, held: list) -> Built:
+def build_and_gate(
+    home: Home, run_date: date, held: list, meanwhile: Callable[[], object] | None = None
+) -> Built:
     """The dbt build, with the held deliveries gated beside it and the data-quality report's
     facts read beside it, then the quality gate before exports.
 
@@ -247,9 +256,9 @@ def build_and_gate(home: Home, run_date: date, held: list) -> Built:
     export gate on the built marts (read-only: dbt's handle is closed by then), GX already
     imported. Nothing dbt reads waits on it: the marks are written before their gate, which
     writes only the gate results and the ledger entries, and the export gate, which reads
-    those, runs after both."""
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as keeper:
+    those, runs after both; `meanwhile` runs here while it does (the daily run begins its
+    export: the schools' processes start and the marts are read)."""
+    with worker_pool(1, preload=["ingestion.ingest"]) as keeper:
         gated = keeper.submit(_finish_held, home.root, held) if held else None
         facts = keeper.submit(_quality_facts, home.root, run_date)
         try:
@@ -258,13 +267,15 @@ def build_and_gate(home: Home, run_date: date, held: list) -> Built:
             if gated is not None:
                 wait([gated])  # a failed build still leaves its deliveries gated and ledgered
         failures = gated.result() if gated is not None else {}
-        held_back = keeper.submit(_gate_in, home.root, run_date).result()
-        return Built(failures, held_back, facts.result())
+        verdicts = keeper.submit(_gate_in, home.root, run_date)
+        begun = meanwhile() if meanwhile is not None else None
+        return Built(failures, verdicts.result(), facts.result(), begun)
 
 
 def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print) -> dict:
     """The whole daily job for one run date."""
     from attendance.dbt_runner import warm_up
+    from exports.build import export_session
 
     urns = prepare(home)
     reports = []
@@ -282,18 +293,22 @@ def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print)
         )
     warming.join()
     progress(f"  building the marts for {run_date} (dbt)")
-    facts = None
-    if held is None:
-        build(home, run_date)
-        held_back = gate(home, run_date)
-    else:
-        built = build_and_gate(home, run_date, held)
-        held_back, facts = built.held_back, built.quality_facts
-        for report in reports:
-            report["gate_failures"] += built.gate_failures.get(report["urn"], 0)
-    for urn, reason in sorted(held_back.items()):
-        progress(f"  held back {urn}: {reason}")
-    progress("  exporting")
-    result = export(home, run_date, held_back=held_back, quality_facts=facts)
+    with ExitStack() as later:
+        facts, session = None, None
+        if held is None:
+            build(home, run_date)
+            held_back = gate(home, run_date)
+        else:
+            # The export begins (its processes start, the marts are read) while the
+            # gatekeeper runs the export gate; the gate's verdicts decide what is published.
+            begin = lambda: later.enter_context(export_session(home, run_date))  # noqa: E731
+            built = build_and_gate(home, run_date, held, meanwhile=begin)
+            held_back, facts, session = built.held_back, built.quality_facts, built.meanwhile
+            for report in reports:
+                report["gate_failures"] += built.gate_failures.get(report["urn"], 0)
+        for urn, reason in sorted(held_back.items()):
+            progress(f"  held back {urn}: {reason}")
+        progress("  exporting")
+        result = export(home, run_date, held_back=held_back, quality_facts=facts, session=session)
     result["ingestion"] = reports
     return result

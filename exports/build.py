@@ -9,7 +9,6 @@ data-quality report say that it was held back and why.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +21,7 @@ import pandas as pd
 from attendance.calendar import load_calendars
 from attendance.config import Trust, load_policy, load_trust
 from attendance.home import Home
+from attendance.processes import worker_pool
 from exports.csvout import csv_bytes
 from exports.deliver import deliver
 from exports.priority import priority_path, priority_rows
@@ -200,10 +200,7 @@ def school_pool(schools: int) -> Iterator[ProcessPoolExecutor | None]:
     if workers == 1:
         yield None
         return
-    # forkserver, not fork: the caller may hold dbt's threads and DuckDB handles.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["exports.build"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with worker_pool(workers, preload=["exports.build"]) as pool:
         for _ in range(workers):
             pool.submit(_started)  # one process per submission while none is idle
         yield pool
@@ -243,49 +240,75 @@ def check_built_for(run_date: date, *marts: pd.DataFrame) -> None:
             )
 
 
+@dataclass
+class ExportSession:
+    """An export begun before the gate's verdicts are known: the trust, the processes that
+    make the schools' files (started), and the marts' rows for every academy (read). The
+    daily run opens it while the export gate runs in its gatekeeper process
+    (attendance/pipeline.py), so neither waits for the other; the verdicts decide later what
+    is published."""
+
+    trust: Trust
+    pool: ProcessPoolExecutor | None
+    calendars: dict
+    since: dict[str, date]  # URN -> the first school day of D's half term
+    data: dict[str, pd.DataFrame]
+
+
+@contextmanager
+def export_session(
+    home: Home, run_date: date, schools: int | None = None
+) -> Iterator[ExportSession]:
+    """Start the schools' processes (for `schools` academies; default every one), then read
+    the marts for D while they start up."""
+    trust = load_trust(home)
+    with school_pool(len(trust.academies) if schools is None else schools) as pool:
+        calendars = load_calendars(home, trust)
+        since = {a.urn: half_term_start(calendars[a.urn], run_date) for a in trust.academies}
+        data = read_many(
+            home,
+            {
+                "status": ("select * from mart_pupil_status order by urn, upn", []),
+                "dfe": ("select * from mart_dfe_share", []),
+                "summary": ("select * from mart_academy_summary order by urn", []),
+                **weekly_queries(run_date, since),
+            },
+        )
+        check_built_for(run_date, data["status"], data["dfe"])
+        yield ExportSession(trust, pool, calendars, since, data)
+
+
 def export_all(
     home: Home,
     run_date: date,
     held_back: dict[str, str] | None = None,
     quality_facts: pd.DataFrame | None = None,
+    session: ExportSession | None = None,
 ) -> dict:
     """Every output for D. `quality_facts`, when given, is `exports.quality.quality_facts` for
-    D computed earlier (the daily run computes it beside the dbt build)."""
+    D computed earlier (the daily run computes it beside the dbt build); `session`, when given,
+    the export begun already (`export_session`)."""
     held_back = dict(held_back or {})
+    if session is not None:
+        return _export_all(home, session, run_date, held_back, quality_facts)
     trust = load_trust(home)
     schools = sum(1 for a in trust.academies if a.urn not in held_back)
-    with school_pool(schools) as pool:
-        return _export_all(home, trust, run_date, held_back, quality_facts, pool)
+    with export_session(home, run_date, schools) as begun:
+        return _export_all(home, begun, run_date, held_back, quality_facts)
 
 
 def _export_all(
     home: Home,
-    trust: Trust,
+    session: ExportSession,
     run_date: date,
     held_back: dict[str, str],
     quality_facts: pd.DataFrame | None,
-    pool: ProcessPoolExecutor | None,
 ) -> dict:
-    calendars = load_calendars(home, trust)
+    trust, pool, data = session.trust, session.pool, session.data
     d = run_date.isoformat()
-    since = {
-        a.urn: half_term_start(calendars[a.urn], run_date)
-        for a in trust.academies
-        if a.urn not in held_back
-    }
-    data = read_many(
-        home,
-        {
-            "status": ("select * from mart_pupil_status order by urn, upn", []),
-            "dfe": ("select * from mart_dfe_share", []),
-            "summary": ("select * from mart_academy_summary order by urn", []),
-            **weekly_queries(run_date, since),
-        },
-    )
     status, dfe, summary = data["status"], data["dfe"], data["summary"]
-    check_built_for(run_date, status, dfe)
     weekly = weekly_attendance(data["weekly"])
-    quality = quality_rows(home, trust, run_date, calendars, held_back, quality_facts)
+    quality = quality_rows(home, trust, run_date, session.calendars, held_back, quality_facts)
     for urn, reason in sorted(held_back.items()):
         log.warning("academy %s held back for %s: %s", urn, d, reason)
 
@@ -323,7 +346,7 @@ def _export_all(
                     full=full_attendance(data["full"], academy.urn),
                     improved_sums=sums_of(academy.urn),
                     stage_history=history_of(academy.urn),
-                    since=since[academy.urn],
+                    since=session.since[academy.urn],
                 )
             )
         made = school_files_all(jobs, pool)
