@@ -21,7 +21,7 @@ import pandas as pd
 from attendance.calendar import load_calendars
 from attendance.config import Trust, load_policy, load_trust
 from attendance.home import Home
-from attendance.processes import worker_pool
+from attendance.processes import tune_gc_for_batch_work, worker_pool
 from exports.csvout import csv_bytes
 from exports.deliver import deliver
 from exports.priority import priority_path, priority_rows
@@ -200,7 +200,9 @@ def school_pool(schools: int) -> Iterator[ProcessPoolExecutor | None]:
     if workers == 1:
         yield None
         return
-    with worker_pool(workers, preload=["exports.build"]) as pool:
+    with worker_pool(
+        workers, preload=["exports.build"], initializer=tune_gc_for_batch_work
+    ) as pool:
         for _ in range(workers):
             pool.submit(_started)  # one process per submission while none is idle
         yield pool
