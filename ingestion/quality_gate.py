@@ -47,6 +47,8 @@ UPN_IN_DELIVERY = "_upn_in_delivery"
 URN_IS_OWN = "_urn_is_own"
 OWN_URN = "\x00own"
 PARTIAL_UNEXPECTED = 20  # GX's default partial_unexpected_count
+# Columns with a handful of distinct values, given to GX as categoricals (`_validate`).
+FEW_VALUES = {"status", "session", "code", "urn", URN_IS_OWN, "nc_year"}
 
 
 @dataclass(frozen=True)
@@ -294,11 +296,37 @@ def _prepared(gate: GateInput) -> pd.DataFrame:
     return data
 
 
+def _columns_read(checks: list[Check]) -> list[str]:
+    """The columns `checks` read (their columns and their row conditions'), in first-use order."""
+    found: list[str] = []
+    for check in checks:
+        e = check.expectation
+        condition = getattr(getattr(e, "row_condition", None), "column", None)
+        for name in [
+            getattr(e, "column", None),
+            *(getattr(e, "column_list", None) or []),
+            getattr(e, "column_A", None),
+            getattr(e, "column_B", None),
+            getattr(condition, "name", None),
+        ]:
+            if name is not None and name not in found:
+                found.append(name)
+    return found
+
+
 def _validate(data: pd.DataFrame, checks: list[Check], name: str, result_format: Any) -> list:
     """The results of validating `data` against `checks`, one per check in the same order (GX
-    returns them grouped by column, so each expectation carries its position in `meta`)."""
+    returns them grouped by column, so each expectation carries its position in `meta`).
+
+    GX sees only the columns the checks read, and those with a handful of values (FEW_VALUES)
+    as categoricals: it hashes the whole frame into the batch's id and, each time it applies
+    a row condition (about 30 times a batch), compares `status` and copies every column.
+    Categories make both a matter of small integer codes; the values, and so the results,
+    are the same (a 580,000-record batch: 1.66 -> 1.37 CPU-s with both)."""
     import great_expectations as gx
 
+    data = data[[c for c in _columns_read(checks) if c in data.columns]]
+    data = data.astype({c: "category" for c in data.columns if c in FEW_VALUES})
     context = _context()
     safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
     source = context.data_sources.add_or_update_pandas(f"gate_{safe}")
