@@ -231,11 +231,10 @@ def _roll_checks(urn: str | None, batch: bool = False) -> list[Check]:
 
 
 def _as_timestamps(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    out = frame.copy()
-    for col in columns:
-        if col in out:
-            out[col] = pd.to_datetime(out[col], errors="coerce")
-    return out
+    """`frame` (not changed) with `columns` as timestamps."""
+    return frame.assign(
+        **{c: pd.to_datetime(frame[c], errors="coerce") for c in columns if c in frame}
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -288,10 +287,18 @@ class GateInput:
     name: str
 
 
-def _prepared(gate: GateInput) -> pd.DataFrame:
-    if gate.kind == "pupils":
-        return _as_timestamps(gate.frame, ["entry_date", "leaving_date", "date_of_birth"])
-    data = _as_timestamps(gate.frame, ["mark_date"])
+def _family(kind: str) -> str:
+    """Which suite a delivery's kind is checked with: `pupils` (rolls) or `marks`."""
+    return "pupils" if kind == "pupils" else "marks"
+
+
+def _prepared(family: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame the suite reads: dates as timestamps, minutes late as numbers. Applied to a
+    whole batch at once in `run_gates` (the same values as delivery by delivery, in one call
+    instead of thousands)."""
+    if family == "pupils":
+        return _as_timestamps(frame, ["entry_date", "leaving_date", "date_of_birth"])
+    data = _as_timestamps(frame, ["mark_date"])
     data["minutes_late"] = pd.to_numeric(data["minutes_late"], errors="coerce")
     return data
 
@@ -372,7 +379,8 @@ def run_gate(
     (loaded | rejected | missing | duplicate) and `urn`; returns the JSON-ready result."""
     gate = GateInput(kind, frame, urn, extracted_at, name)
     checks = _roll_checks(urn) if kind == "pupils" else _marks_checks(urn, extracted_at)
-    results = _validate(_prepared(gate), checks, f"{kind}_{urn}_{name}", "SUMMARY")
+    data = _prepared(_family(kind), frame)
+    results = _validate(data, checks, f"{kind}_{urn}_{name}", "SUMMARY")
     outcomes = []
     for check, result in zip(checks, results, strict=True):
         detail = result.result or {}
@@ -406,26 +414,26 @@ def run_gates(gates: list[GateInput]) -> list[dict[str, Any]]:
     """
     results: dict[int, dict[str, Any]] = {}
     groups: dict[tuple, list[int]] = {}
-    prepared = [_prepared(g) for g in gates]
-    for i, (gate, data) in enumerate(zip(gates, prepared, strict=True)):
-        family = "pupils" if gate.kind == "pupils" else "marks"
-        signature = tuple((c, str(t)) for c, t in data.dtypes.items())
-        groups.setdefault((family, signature), []).append(i)
+    for i, gate in enumerate(gates):
+        signature = tuple((c, str(t)) for c, t in gate.frame.dtypes.items())
+        groups.setdefault((_family(gate.kind), signature), []).append(i)
     for (family, _), members in groups.items():
         batch = [gates[i] for i in members]
-        if len(members) > 1:
-            found = _run_batch(family, batch, [prepared[i] for i in members])
-        else:
-            found = None
+        found = _run_batch(family, batch) if len(members) > 1 else None
         if found is None:
             found = [run_gate(g.kind, g.frame, g.urn, g.extracted_at, g.name) for g in batch]
         results.update(zip(members, found, strict=True))
     return [results[i] for i in range(len(gates))]
 
 
-def _batch_prepare(family: str, gates: list[GateInput], frames: list[pd.DataFrame]) -> pd.DataFrame:
-    data = pd.concat(frames, ignore_index=True)
-    owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+def _owner(gates: list[GateInput]) -> np.ndarray:
+    """For each row of the stacked batch, the position of its delivery in `gates`."""
+    return np.repeat(np.arange(len(gates)), [len(g.frame) for g in gates])
+
+
+def _batch_prepare(family: str, gates: list[GateInput]) -> pd.DataFrame:
+    data = _prepared(family, pd.concat([g.frame for g in gates], ignore_index=True))
+    owner = _owner(gates)
     own = np.array([g.urn for g in gates], dtype=object)[owner]
     # A missing URN stays missing (`!=` is true for it), as GX skips it in the single form.
     data[URN_IS_OWN] = data["urn"].where(data["urn"].to_numpy(object) != own, OWN_URN)
@@ -445,15 +453,13 @@ def _batch_prepare(family: str, gates: list[GateInput], frames: list[pd.DataFram
     return data
 
 
-def _run_batch(
-    family: str, gates: list[GateInput], frames: list[pd.DataFrame]
-) -> list[dict[str, Any]] | None:
+def _run_batch(family: str, gates: list[GateInput]) -> list[dict[str, Any]] | None:
     checks = _roll_checks(None, batch=True) if family == "pupils" else _marks_checks(None, None)
-    data = _batch_prepare(family, gates, frames)
+    data = _batch_prepare(family, gates)
     results = _validate(data, checks, f"{family}_batch", {"result_format": "COMPLETE"})
     if any((r.exception_info or {}).get("raised_exception") for r in results):
         return None
-    owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+    owner = _owner(gates)
     loaded = (data["status"] == "loaded").to_numpy()
     per_delivery: list[list[dict[str, Any]]] = [[] for _ in gates]
     for check, result in zip(checks, results, strict=True):

@@ -174,8 +174,7 @@ def test_batched_gate_equals_one_gate_per_delivery():
     ]
     # Both families really run as batches (not the one-by-one fallback).
     for family, members in (("marks", gates[:5]), ("pupils", gates[5:])):
-        frames = [quality_gate._prepared(g) for g in members]
-        assert quality_gate._run_batch(family, members, frames) is not None
+        assert quality_gate._run_batch(family, members) is not None
     batched = run_gates(gates)
     alone = [run_gate(g.kind, g.frame, g.urn, g.extracted_at, g.name) for g in gates]
     for got, want in zip(batched, alone, strict=True):
