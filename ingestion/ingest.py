@@ -23,12 +23,12 @@ from attendance.home import Home
 from ingestion import store
 from ingestion.errors import FileRejected
 from ingestion.files import PATTERNS, Delivery, discover, parse_ts
-from ingestion.formats import PARSERS, TABLES
-from ingestion.formats.api_json import pages_problem
+from ingestion.formats import PARSERS, TABLES, api_json
+from ingestion.formats.api_json import Page, load_pages, pages_problem
 from ingestion.quality_gate import GateInput, run_gates
 from ingestion.read_cache import LedgerIndex
 from ingestion.reasons import reason_code, reason_codes
-from ingestion.rolls import parse_roll
+from ingestion.rolls import Parsed, parse_rolls
 from ingestion.validate import Delivered, check_many
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,11 @@ def unrecognised_path(home: Home, urn: str) -> Path:
 
 def _gate_path(home: Home, delivery: Delivery) -> Path:
     return home.warehouse / "gate" / delivery.urn / f"{delivery.key}.json"
+
+
+# Roll snapshots parsed in one call: a year's weekly snapshots of an academy (a few hundred
+# rows each), so the call's cost is shared while memory stays small.
+ROLLS_PARSED_TOGETHER = 64
 
 
 def gate_batch_rows() -> int:
@@ -283,11 +288,18 @@ def _issues_path(home: Home, delivery: Delivery) -> Path:
     return home.warehouse / "issues" / delivery.urn / f"{delivery.key}.parquet"
 
 
-def _waiting(home: Home, delivery: Delivery, ledger: dict, report: AcademyIngestReport) -> bool:
-    """An API delivery whose pages have not all arrived waits (recorded, not loaded)."""
-    if delivery.kind != "api_json":
+def _waiting(
+    home: Home,
+    delivery: Delivery,
+    ledger: dict,
+    report: AcademyIngestReport,
+    pages: list[Page] | None,
+) -> bool:
+    """An API delivery (`pages` read) whose pages have not all arrived waits (recorded, not
+    loaded)."""
+    if pages is None:
         return False
-    waiting = pages_problem(delivery)
+    waiting = pages_problem(delivery, pages)
     if waiting:
         report.deliveries_waiting += 1
         store.write_json(
@@ -361,17 +373,18 @@ def ingest_roll(
     home: Home,
     academy: Academy,
     delivery: Delivery,
+    parsed: Parsed,
     rolls: _Rolls,
     report: AcademyIngestReport,
     files: list[dict],
 ) -> _Pending | None:
-    """Process one roll snapshot (added to `rolls`); it comes back pending its gate."""
+    """Store one parsed roll snapshot (`parse_rolls`; added to `rolls`); it comes back pending
+    its gate."""
     ledger = _ledger_base(delivery, files)
-    try:
-        good, bad = parse_roll(delivery)
-    except FileRejected as exc:
-        _reject(home, delivery, ledger, exc, report)
+    if isinstance(parsed, FileRejected):
+        _reject(home, delivery, ledger, parsed, report)
         return None
+    good, bad = parsed
     good["urn"] = academy.urn
     gate_frame = _roll_gate_frame(good, bad, academy)
     store.write_parquet(
@@ -381,8 +394,28 @@ def ingest_roll(
     )
     rolls.add(delivery.key, delivery.extracted_at, good)
     _quarantine_records(home, delivery, bad)
-    _write_issues(_issue_frame(delivery, bad), _issues_path(home, delivery))
+    path = _issues_path(home, delivery)
+    if bad.empty:
+        store.remove(path)
+    else:
+        _write_issues(_issue_frame(delivery, bad), path)
     return _loaded(delivery, ledger, _counts(bad), len(good), gate_frame, report)
+
+
+class _RollParser:
+    """The academy's roll snapshots to ingest, parsed `ROLLS_PARSED_TOGETHER` at a time
+    (`parse_rolls`) as the ingestion loop reaches them."""
+
+    def __init__(self, deliveries: list[Delivery]) -> None:
+        self.waiting = [d for d in deliveries if d.kind == "pupils"]
+        self.parsed: dict[str, Parsed] = {}
+
+    def take(self, delivery: Delivery) -> Parsed:
+        if delivery.key not in self.parsed:
+            at = self.waiting.index(delivery)
+            chunk = self.waiting[at : at + ROLLS_PARSED_TOGETHER]
+            self.parsed.update(zip((d.key for d in chunk), parse_rolls(chunk), strict=True))
+        return self.parsed.pop(delivery.key)
 
 
 @dataclass
@@ -412,14 +445,19 @@ def parse_marks(
     """Read one register delivery and pick the roll snapshot it is checked against (the
     latest extracted by its own time); None when it waits or is rejected whole."""
     ledger = _ledger_base(delivery, files)
-    if _waiting(home, delivery, ledger, report):
+    pages = load_pages(delivery) if delivery.kind == "api_json" else None
+    if _waiting(home, delivery, ledger, report, pages):
         return None
     roll = rolls.latest(delivery.extracted_at)
     try:
         if delivery.kind in TABLES:
             read, _ = TABLES[delivery.kind]
             return _Parsed(delivery, ledger, roll, table=read(delivery, academy))
-        frame = apply_code_map(PARSERS[delivery.kind](delivery, academy), academy)
+        if pages is None:
+            records = PARSERS[delivery.kind](delivery, academy)
+        else:
+            records = api_json.parse(delivery, academy, pages)
+        frame = apply_code_map(records, academy)
         return _Parsed(delivery, ledger, roll, frame=frame)
     except FileRejected as exc:
         _reject(home, delivery, ledger, exc, report)
@@ -565,6 +603,7 @@ def stage_academy(
         if pending_rows(pending) >= gate_batch_rows():
             finish(home, pending, {urn: report})
 
+    todo: list[tuple[Delivery, list[dict]]] = []
     for delivery in deliveries:
         if up_to is not None and delivery.extracted_at.date() > up_to:
             continue
@@ -573,8 +612,12 @@ def stage_academy(
         if done:
             report.deliveries_skipped += 1
             continue
+        todo.append((delivery, files))
+    roll_parser = _RollParser([d for d, _ in todo])
+    for delivery, files in todo:
         if delivery.kind == "pupils":
-            item = ingest_roll(home, academy, delivery, rolls, report, files)
+            snapshot = roll_parser.take(delivery)
+            item = ingest_roll(home, academy, delivery, snapshot, rolls, report, files)
             add([item] if item is not None else [])
             continue
         one = parse_marks(home, academy, delivery, rolls, report, files)

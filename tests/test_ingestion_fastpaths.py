@@ -4,6 +4,8 @@
   csv.reader. Both must give the same rows, values and physical line numbers.
 - `run_gates` validates many deliveries in one GX run; each delivery's result must equal what
   `run_gate` gives for it alone, failures, counts and examples included.
+- `parse_rolls` checks many roll snapshots stacked; each snapshot's rows, rejections and
+  reasons must be what it gives alone.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import pytest
 
 from ingestion import quality_gate
 from ingestion.errors import FileRejected
+from ingestion.files import discover
 from ingestion.formats import table as table_module
 from ingestion.formats.table import read_table
 from ingestion.quality_gate import GateInput, run_gate, run_gates
-from tests.builders import URN, upn
+from ingestion.rolls import parse_rolls
+from tests.builders import URN, upn, write_roll
 
 COLUMNS = ["UPN", "Date", "Mark"]
 OTHER = "140998"  # a second academy of the trust
@@ -183,3 +187,40 @@ def test_batched_gate_equals_one_gate_per_delivery():
     identity = [r for r in alone[4]["results"] if r["check"].startswith("identity")][0]
     assert (identity["unexpected_count"], identity["examples"]) == (1, [URN])
     assert alone[7]["passed"] == alone[6]["passed"]
+
+
+def test_rolls_parsed_together_equal_each_alone(tmp_path):
+    """Snapshots with bad rows, a duplicate, an unreadable file and the same pupils in
+    every snapshot (a UPN is a duplicate only within its own snapshot)."""
+    pupils = [{"upn": upn(n)} for n in range(1, 8)]
+    write_roll(tmp_path, pupils, date(2025, 9, 3))
+    bad = [
+        *pupils[:3],
+        {"upn": upn(2)},  # twice in this snapshot
+        {"upn": upn(9), "dob": "2016-13-01"},
+        {"upn": upn(10), "nc_year": "X"},
+        {"upn": "A12345678901Z"},
+        {"upn": upn(11), "fsm": "maybe", "leaving": "soon"},
+    ]
+    write_roll(tmp_path, bad, date(2025, 9, 10))
+    write_roll(tmp_path, [], date(2025, 9, 17))
+    (tmp_path / "landing" / URN / "pupils_20250924T070000.csv").write_text("")
+    write_roll(tmp_path, [{"upn": upn(1).lower()}, *pupils[1:]], date(2025, 10, 1))
+    deliveries, _ = discover(tmp_path / "landing" / URN, URN, "long_csv")
+    assert [d.kind for d in deliveries] == ["pupils"] * 5
+
+    together = parse_rolls(deliveries)
+    alone = [parse_rolls([d])[0] for d in deliveries]
+    for one, other in zip(together, alone, strict=True):
+        if isinstance(other, FileRejected):
+            assert isinstance(one, FileRejected)
+            assert (one.reason, one.line) == (other.reason, other.line)
+            continue
+        for a, b in zip(one, other, strict=True):
+            pd.testing.assert_frame_equal(a, b)
+    assert isinstance(together[3], FileRejected)
+    rejected = together[1][1]
+    assert list(rejected["source_row"]) == [3, 5, 6, 7, 8, 9]
+    assert rejected["reason"].str.contains("more than once").sum() == 2
+    assert len(together[0][1]) == len(together[4][1]) == 0
+    assert together[4][0]["upn"].iloc[0] == upn(1)
