@@ -521,6 +521,7 @@ def check_parsed(
     gate["urn"] = academy.urn
 
     cut_marks, cut_issues, cut_gate = (checked.cuts(t) for t in (marks, issues, gate))
+    gate = gate.drop(columns=["_part"])  # once for the batch, not per delivery
     out = []
     for i, item in enumerate(batch):
         delivery = item.delivery
@@ -539,7 +540,7 @@ def check_parsed(
             marks_table.slice(cut_marks[i], n_marks),
             home.marks_dir / academy.urn / f"{delivery.key}.parquet",
         )
-        own_gate = gate.iloc[cut_gate[i] : cut_gate[i + 1]].drop(columns=["_part"])
+        own_gate = gate.iloc[cut_gate[i] : cut_gate[i + 1]]
         counts = (int(rejected[i]), int(missing[i]), int(warnings[i]))
         out.append(
             _loaded(delivery, item.ledger, counts, n_marks, own_gate.reset_index(drop=True), report)

@@ -62,19 +62,22 @@ def _upn_reasons(upns: pd.Series) -> pd.Series:
 def _expected_from_arrival(frame: pd.DataFrame, registers: dict[str, str]) -> pd.Series:
     """The mark an arrival time implies: present before the late time, L until the register
     closes, U after (SPEC 4, seeds 001 and 004)."""
-
-    def minutes(key: str, default: str) -> int:
-        return clock_minutes(registers.get(key, default)) or 0
-
-    late = frame["session"].map(
-        {"AM": minutes("am_late", "09:00"), "PM": minutes("pm_late", "13:15")}
-    )
-    close = frame["session"].map(
-        {"AM": minutes("am_close", "09:15"), "PM": minutes("pm_close", "13:30")}
-    )
     expected = pd.Series(None, index=frame.index, dtype=object)
     if frame["arrival_time"].isna().all():
         return expected  # no arrival times: nothing to compare (the usual delivery)
+
+    def per_session(am_key: str, am: str, pm_key: str, pm: str) -> np.ndarray:
+        """The register's time (minutes) for each record's session; NaN without one.
+        (`Series.map` with a dict went value by value over the Arrow strings.)"""
+        session = frame["session"]
+        is_am = (session == "AM").to_numpy(dtype=bool, na_value=False)
+        is_pm = (session == "PM").to_numpy(dtype=bool, na_value=False)
+        am_minutes = clock_minutes(registers.get(am_key, am)) or 0
+        pm_minutes = clock_minutes(registers.get(pm_key, pm)) or 0
+        return np.where(is_am, am_minutes, np.where(is_pm, pm_minutes, np.nan))
+
+    late = per_session("am_late", "09:00", "pm_late", "13:15")
+    close = per_session("am_close", "09:15", "pm_close", "13:30")
     arrival = map_unique(
         frame["arrival_time"], lambda v: clock_minutes(v) if isinstance(v, str) else None
     ).astype("float64")
