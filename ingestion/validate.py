@@ -17,7 +17,7 @@ from attendance.calendar import SchoolCalendar
 from attendance.codes import code_sets, valid_code_mask
 from attendance.config import Academy
 from attendance.upn import upn_problem
-from ingestion.formats.table import clock_minutes, first_error, map_unique
+from ingestion.formats.table import clock_minutes, first_error, map_unique, register_minutes
 
 MISSING_CODES = {"", "-"}  # the register was due and no mark was entered
 PRESENT_CODES = {"/", "\\"}
@@ -66,18 +66,8 @@ def _expected_from_arrival(frame: pd.DataFrame, registers: dict[str, str]) -> pd
     if frame["arrival_time"].isna().all():
         return expected  # no arrival times: nothing to compare (the usual delivery)
 
-    def per_session(am_key: str, am: str, pm_key: str, pm: str) -> np.ndarray:
-        """The register's time (minutes) for each record's session; NaN without one.
-        (`Series.map` with a dict went value by value over the Arrow strings.)"""
-        session = frame["session"]
-        is_am = (session == "AM").to_numpy(dtype=bool, na_value=False)
-        is_pm = (session == "PM").to_numpy(dtype=bool, na_value=False)
-        am_minutes = clock_minutes(registers.get(am_key, am)) or 0
-        pm_minutes = clock_minutes(registers.get(pm_key, pm)) or 0
-        return np.where(is_am, am_minutes, np.where(is_pm, pm_minutes, np.nan))
-
-    late = per_session("am_late", "09:00", "pm_late", "13:15")
-    close = per_session("am_close", "09:15", "pm_close", "13:30")
+    late = register_minutes(registers, frame["session"], "late")
+    close = register_minutes(registers, frame["session"], "close")
     arrival = map_unique(
         frame["arrival_time"], lambda v: clock_minutes(v) if isinstance(v, str) else None
     ).astype("float64")

@@ -14,7 +14,7 @@ import pandas as pd
 from attendance.config import Academy
 from ingestion.errors import FileRejected
 from ingestion.files import Delivery
-from ingestion.formats.table import CANONICAL, clock_minutes, parse_date
+from ingestion.formats.table import CANONICAL, REGISTER_DEFAULTS, clock_minutes, parse_date
 
 SESSIONS = {"AM", "PM"}
 
@@ -90,8 +90,8 @@ def parse(delivery: Delivery, academy: Academy, pages: list[Page] | None = None)
     """The delivery's records; `pages`: its `load_pages`, when read already."""
     rows: list[dict[str, Any]] = []
     starts = {
-        "AM": clock_minutes(academy.registers.get("am_start", "08:45")) or 0,
-        "PM": clock_minutes(academy.registers.get("pm_start", "13:00")) or 0,
+        s: clock_minutes(academy.registers.get(k, REGISTER_DEFAULTS[k])) or 0
+        for s, k in (("AM", "am_start"), ("PM", "pm_start"))
     }
     for path, page in zip(delivery.files, pages or load_pages(delivery), strict=True):
         if isinstance(page, FileRejected):

@@ -21,6 +21,16 @@ import pandas as pd
 from ingestion.decode import decode_export
 from ingestion.errors import FileRejected
 
+# A register's times when the registry gives none.
+REGISTER_DEFAULTS = {
+    "am_start": "08:45",
+    "am_late": "09:00",
+    "am_close": "09:15",
+    "pm_start": "13:00",
+    "pm_late": "13:15",
+    "pm_close": "13:30",
+}
+
 CANONICAL = [
     "upn",
     "mark_date",
@@ -196,11 +206,27 @@ def first_error(current: pd.Series, mask: Any, reason: str | pd.Series) -> pd.Se
     return current.where(current.notna() | ~mask, reason)
 
 
+def per_session(session: pd.Series, am: float, pm: float) -> pd.Series:
+    """`am` for each AM record, `pm` for each PM one, NaN for any other: the register's times
+    by record. (Compared in C: `Series.map` with a dict went value by value over the Arrow
+    strings, about a second of four academies' year.)"""
+    is_am = (session == "AM").to_numpy(dtype=bool, na_value=False)
+    is_pm = (session == "PM").to_numpy(dtype=bool, na_value=False)
+    values = np.where(is_am, float(am), np.where(is_pm, float(pm), np.nan))
+    return pd.Series(values, index=session.index)
+
+
+def register_minutes(registers: dict[str, str], session: pd.Series, time: str) -> pd.Series:
+    """Minutes after midnight of each record's session `time` (start, late or close: the
+    registry's am_<time> / pm_<time>, else REGISTER_DEFAULTS)."""
+    am = clock_minutes(registers.get(f"am_{time}", REGISTER_DEFAULTS[f"am_{time}"])) or 0
+    pm = clock_minutes(registers.get(f"pm_{time}", REGISTER_DEFAULTS[f"pm_{time}"])) or 0
+    return per_session(session, am, pm)
+
+
 def register_start_minutes(registers: dict[str, str], session: pd.Series) -> pd.Series:
     """Minutes after midnight of each session's start (am_start / pm_start in the registry)."""
-    am = clock_minutes(registers.get("am_start", "08:45")) or 0
-    pm = clock_minutes(registers.get("pm_start", "13:00")) or 0
-    return session.map({"AM": am, "PM": pm})
+    return register_minutes(registers, session, "start")
 
 
 def canonical(
