@@ -1,7 +1,8 @@
 """The fast paths of ingestion give exactly what the general paths give.
 
-- `read_table` splits a CSV without quote characters in C; every other file goes through
-  csv.reader. Both must give the same rows, values and physical line numbers.
+- `read_table` splits a CSV without quote characters with Arrow's CSV reader, or in C with
+  string splitting; every other file goes through csv.reader. All must give the same rows,
+  values and physical line numbers.
 - `run_gates` validates many deliveries in one GX run; each delivery's result must equal what
   `run_gate` gives for it alone, failures, counts and examples included.
 - `parse_rolls` checks many roll snapshots stacked; each snapshot's rows, rejections and
@@ -29,13 +30,23 @@ OTHER = "140998"  # a second academy of the trust
 
 
 def _slow(raw: bytes, required: list[str], skip_lines: int = 0):
-    """read_table with the fast path switched off: the csv.reader reference."""
-    original = table_module._read_unquoted
-    table_module._read_unquoted = lambda *args: None
+    """read_table with the fast paths switched off: the csv.reader reference."""
+    originals = table_module._read_arrow, table_module._read_unquoted
+    table_module._read_arrow = table_module._read_unquoted = lambda *args: None
     try:
         return read_table(raw, required, skip_lines)
     finally:
-        table_module._read_unquoted = original
+        table_module._read_arrow, table_module._read_unquoted = originals
+
+
+def _same_rows(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """The same rows, values and line numbers; text as Python strings or as Arrow's (the
+    Arrow path keeps its strings, what pandas makes of text anyway)."""
+    text = [c for c in want.columns if not c.startswith("_")]
+    for frame in (got, want):
+        assert all(pd.api.types.is_string_dtype(frame[c]) for c in text)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert got["_line"].dtype == want["_line"].dtype == "int64"
 
 
 CASES = {
@@ -54,6 +65,10 @@ CASES = {
     "short row": "UPN,Date,Mark\nA1,01/09/2025\nA2,01/09/2025,N\n",
     "long row": "UPN,Date,Mark\nA1,01/09/2025,/,extra\nA2,01/09/2025,N\n",
     "header only": "UPN,Date,Mark\n",
+    # str.strip() white space that is not a comma or a line end, and text that is not
+    "other white space rows": "UPN,Date,Mark\n\xa0,\xa0 ,\n\x1c,\x0b,\x0c\nA1,01/09/2025,/\n",
+    "a non-ASCII letter alone": "UPN,Date,Mark\né,,\nA1,01/09/2025,/\n",
+    "a header name twice": "UPN,Date,Mark,UPN\nA1,01/09/2025,/,B\n",
 }
 
 
@@ -63,8 +78,23 @@ def test_fast_and_slow_csv_readers_agree(text: str, encoding: str):
     raw = text.replace("A2", "Zoë").encode(encoding)
     fast, fast_pre = read_table(raw, COLUMNS)
     slow, slow_pre = _slow(raw, COLUMNS)
-    pd.testing.assert_frame_equal(fast, slow)
+    _same_rows(fast, slow)
     assert fast_pre == slow_pre
+
+
+@pytest.mark.parametrize("text", CASES.values(), ids=CASES.keys())
+def test_arrow_path_gives_what_the_string_splitter_gives(text: str):
+    body = text.replace("A2", "Zoë")
+    arrow = table_module._read_arrow(body, COLUMNS, 2)
+    if arrow is not None:
+        _same_rows(arrow, table_module._read_unquoted(body, COLUMNS, 2))
+
+
+def test_arrow_path_is_taken_for_the_usual_export():
+    for name in ["plain", "crlf, blank and trailing lines", "extra and reordered columns"]:
+        assert table_module._read_arrow(CASES[name], COLUMNS, 0) is not None, name
+    for name in ["quoted commas", "short row", "long row"]:
+        assert table_module._read_arrow(CASES[name], COLUMNS, 0) is None, name
 
 
 def test_fast_path_keeps_physical_line_numbers_after_a_preamble():
@@ -72,7 +102,7 @@ def test_fast_path_keeps_physical_line_numbers_after_a_preamble():
     fast, pre = read_table(raw, COLUMNS, skip_lines=1)
     assert pre == ["School: X (9312001)"]
     assert list(fast["_line"]) == [4, 5]
-    pd.testing.assert_frame_equal(fast, _slow(raw, COLUMNS, skip_lines=1)[0])
+    _same_rows(fast, _slow(raw, COLUMNS, skip_lines=1)[0])
 
 
 def test_fast_path_is_taken_only_without_quotes():
