@@ -176,11 +176,11 @@ def _read_arrow(body: str, required: list[str], skip_lines: int) -> pd.DataFrame
     picked = pa.table({c: columns[header.index(c)] for c in required})
     if len(keep) < fields.num_rows:
         picked = picked.take(keep)
-    table = picked.to_pandas()
-    # The header is physical line skip_lines + 1; data line i (0-based) follows it.
-    table["_line"] = keep.astype("int64") + skip_lines + 2
-    table["_short"] = False
-    return table
+    # The header is physical line skip_lines + 1; data line i (0-based) follows it. (Added
+    # as Arrow columns: inserting columns into the frame costs more than converting them.)
+    picked = picked.append_column("_line", pa.array(keep.astype("int64") + skip_lines + 2))
+    picked = picked.append_column("_short", pa.array(np.zeros(len(keep), dtype=bool)))
+    return picked.to_pandas()
 
 
 def _read_unquoted(body: str, required: list[str], skip_lines: int) -> pd.DataFrame | None:
