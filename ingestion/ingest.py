@@ -512,6 +512,10 @@ def check_parsed(
     issues = checked.issues
     owner = issues["_part"].to_numpy()
     issue_frame = _issue_rows(issues, academy.urn, keys[owner], times.iloc[owner].to_numpy())
+    # Converted once for the batch and cut per delivery, as the marks are.
+    issues_table = pa.Table.from_pandas(
+        issue_frame, schema=store.ISSUES_SCHEMA, preserve_index=False
+    ).replace_schema_metadata(None)
     status = issues["status"].to_numpy()
     rejected = np.bincount(owner[status == "rejected"], minlength=len(batch))
     missing = np.bincount(owner[status == "missing"], minlength=len(batch))
@@ -530,9 +534,7 @@ def check_parsed(
             _quarantine_records(home, delivery, mine.drop(columns=["_part"]))
         path = _issues_path(home, delivery)
         if len(mine):
-            store.write_parquet(
-                issue_frame.iloc[cut_issues[i] : cut_issues[i + 1]], path, store.ISSUES_SCHEMA
-            )
+            store.write_arrow(issues_table.slice(cut_issues[i], len(mine)), path)
         else:
             store.remove(path)
         n_marks = int(cut_marks[i + 1] - cut_marks[i])
