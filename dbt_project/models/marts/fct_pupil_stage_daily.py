@@ -263,37 +263,44 @@ def _academy_stages(daily, urn, policy_key, policy):
 
 
 def _stage_table(part, policy, policy_key, initial=None):
-    """The engine's rows for one academy's frame, with the day's event, as Arrow."""
+    """The engine's rows for one academy's frame, with the day's event, as Arrow.
+
+    Dates stay datetime64 until the cast to OUTPUT's date32 (as Python dates they cost a
+    conversion each way), and the day's event is joined in Arrow, on VARCHAR keys: a pandas
+    merge on the engine's categorical keys, whose categories differ between the two frames,
+    first turned both into object arrays (with the dates: half the model's time in a full
+    build of M). A row number keeps the engine's row order."""
+    import numpy as np
     import pandas as pd
 
     from attendance.stages import compute_stages
 
     stage_daily, events = compute_stages(part, policy, initial)
     del part
-    if not events.empty:
-        last = (
-            events.sort_values(["upn", "event_date", "kind"])
-            .drop_duplicates(["urn", "upn", "event_date"], keep="last")
-            .rename(
-                columns={
-                    "event_date": "calendar_date",
-                    "reason": "event_reason",
-                    "kind": "event_kind",
-                }
-            )
-        )
-        stage_daily = stage_daily.merge(
-            last[["urn", "upn", "calendar_date", "event_kind", "event_reason"]],
-            on=["urn", "upn", "calendar_date"],
-            how="left",
-        )
-    else:
-        stage_daily["event_kind"] = None
-        stage_daily["event_reason"] = None
     stage_daily["policy"] = policy_key
-    stage_daily["calendar_date"] = pd.to_datetime(stage_daily["calendar_date"]).dt.date
-    stage_daily["stage_since"] = pd.to_datetime(stage_daily["stage_since"]).dt.date
-    return _plain_table(stage_daily)
+    stage_daily["calendar_date"] = pd.to_datetime(stage_daily["calendar_date"])
+    stage_daily["stage_since"] = pd.to_datetime(stage_daily["stage_since"])
+    stage_daily["event_kind"] = None
+    stage_daily["event_reason"] = None
+    table = _plain_table(stage_daily)
+    if events.empty:
+        return table
+    last = (
+        events.sort_values(["upn", "event_date", "kind"])
+        .drop_duplicates(["urn", "upn", "event_date"], keep="last")
+        .rename(
+            columns={"event_date": "calendar_date", "reason": "event_reason", "kind": "event_kind"}
+        )
+    )
+    last["calendar_date"] = pd.to_datetime(last["calendar_date"])
+    event_columns = ["urn", "upn", "calendar_date", "event_kind", "event_reason"]
+    event_schema = pa.schema([OUTPUT.field(c) for c in event_columns])
+    last = pa.Table.from_pandas(last[event_columns], preserve_index=False).cast(event_schema)
+    rows = table.drop_columns(["event_kind", "event_reason"]).append_column(
+        "_row", pa.array(np.arange(table.num_rows))
+    )
+    joined = rows.join(last, keys=["urn", "upn", "calendar_date"], join_type="left outer")
+    return joined.sort_by("_row").select(OUTPUT.names)
 
 
 def _plain_table(frame):
