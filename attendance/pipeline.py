@@ -149,9 +149,22 @@ def ingest_workers(academies: int) -> int:
     return max(1, min(workers, academies))
 
 
-def _stage_one(args: tuple[Path, str, date]) -> tuple[AcademyIngestReport, list]:
-    root, urn, run_date = args
-    return stage_academy(Home(root), urn, up_to=run_date)
+# An academy's last gate batch is gated in its worker from this many records: GX's cost per
+# validation is then a small part of it, and shipping it to the main process would only
+# queue it there (M's small academies, whole years under one batch, were all gated there,
+# after the workers had finished). A daily run's batch, a day of deliveries, stays below it
+# and is gated with the other academies'.
+GATE_IN_WORKER_ROWS = 25_000
+
+
+def _stage_one(args: tuple[Path, str, date, int | None]) -> tuple[AcademyIngestReport, list]:
+    """Stage one academy; its last batch is gated here too from `gate_here` records."""
+    root, urn, run_date, gate_here = args
+    home = Home(root)
+    report, pending = stage_academy(home, urn, up_to=run_date)
+    if gate_here is not None and pending_rows(pending) >= gate_here:
+        finish(home, pending, {urn: report})
+    return report, pending
 
 
 def ingest_all(
@@ -163,8 +176,10 @@ def ingest_all(
     no DuckDB connection (ingestion/ingest.py). Each academy's last gate batch comes back here
     and is gated with the other academies' (a GX validation costs 0.3 to 0.6 s whatever its
     size, and a daily run has one or two small deliveries per academy), in batches of
-    `gate_batch_rows` so memory stays flat. Reports come back in registry order, each once its
-    deliveries are gated; the results are those of `ingest` academy by academy.
+    `gate_batch_rows` so memory stays flat. With workers, the academies with the most landing
+    bytes start first (`_largest_first`), so the last to finish is a small one rather than a
+    worker left alone with a large academy at the end; reports come back in that order, each
+    once its deliveries are gated; the results are those of `ingest` academy by academy.
 
     With `hold_last`, the last batch (a daily run's only one) is not gated here: its pending
     deliveries are appended to that list for the caller to gate (`run_day` gates them in
@@ -172,14 +187,32 @@ def ingest_all(
     that batch's gate failures.
     """
     workers = ingest_workers(len(urns))
-    jobs = [(home.root, urn, run_date) for urn in urns]
     if workers == 1:
+        jobs = [(home.root, urn, run_date, None) for urn in urns]
         yield from _gate_together(home, urns, map(_stage_one, jobs), hold_last)
         return
+    urns = _largest_first(home, urns)
+    jobs = [(home.root, urn, run_date, GATE_IN_WORKER_ROWS) for urn in urns]
     # GX is not preloaded: a worker imports it only if an academy has more than a batch to
     # gate (a full rebuild).
     with worker_pool(workers, preload=["ingestion.ingest"]) as pool:
         yield from _gate_together(home, urns, pool.map(_stage_one, jobs), hold_last)
+
+
+def _largest_first(home: Home, urns: list[str]) -> list[str]:
+    """The academies by the bytes in their landing folders, most first (ties in registry
+    order): the longest jobs first, as a pool should take them. In a full rebuild of M the
+    registry's last academy was one of its largest and ran alone for its last 20 s."""
+
+    def landed(urn: str) -> int:
+        try:
+            with os.scandir(home.landing_for(urn)) as entries:
+                return sum(e.stat().st_size for e in entries if e.is_file())
+        except FileNotFoundError:
+            return 0
+
+    sizes = {urn: landed(urn) for urn in urns}
+    return sorted(urns, key=lambda urn: -sizes[urn])
 
 
 def _gate_together(
@@ -202,6 +235,7 @@ def _gate_together(
         pending += items
         if pending_rows(pending) >= gate_batch_rows():
             finish(home, pending, reports)
+        if not pending:  # every academy so far is gated (here, or in its worker)
             yield from ((u, reports.pop(u).as_dict()) for u in done)
             done.clear()
     if hold_last is None:
@@ -292,6 +326,7 @@ def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print)
             f"{report['records_loaded']} marks, {report['records_rejected']} rejected"
         )
     warming.join()
+    reports.sort(key=lambda report: urns.index(report["urn"]))  # registry order again
     progress(f"  building the marts for {run_date} (dbt)")
     with ExitStack() as later:
         facts, session = None, None

@@ -12,6 +12,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+from attendance import pipeline
 from attendance.config import load_trust
 from attendance.generate import generate_trust
 from attendance.home import Home
@@ -124,3 +125,31 @@ def test_every_format_ingests_the_same_alone_and_together(tmp_path: Path, monkey
             assert _ledger(path) == _ledger(together[key]), key
         else:
             assert filecmp.cmp(path, together[key], shallow=False), key
+
+
+def test_the_pool_ingests_what_one_process_does(tmp_path: Path, monkeypatch):
+    """`ingest_all` with two workers (largest academies first, a large last batch gated in
+    its worker, a small one in the main process) against the academies one by one in one
+    process: the same files and the same reports."""
+    reports = {}
+    for name, workers in {"one": "1", "pool": "2"}.items():
+        root = tmp_path / name
+        generate_trust(
+            root, academies=4, pupils=120, start=date(2025, 9, 1), end=date(2025, 9, 26), seed=3
+        )
+        monkeypatch.setenv("ATTENDANCE_INGEST_WORKERS", workers)
+        # Two academies' last batches (1,648 and 2,717 records) are gated in their workers,
+        # the other two's (594 and 598) in the main process.
+        monkeypatch.setattr(pipeline, "GATE_IN_WORKER_ROWS", 1_000)
+        home = Home(root)
+        urns = pipeline.prepare(home)
+        reports[name] = dict(pipeline.ingest_all(home, urns, date(2025, 9, 26)))
+        assert sorted(reports[name]) == sorted(urns)
+    assert reports["one"] == reports["pool"]
+    one, pool = _files(tmp_path / "one"), _files(tmp_path / "pool")
+    assert one.keys() == pool.keys()
+    for key, path in one.items():
+        if "/ledger/" in key:
+            assert _ledger(path) == _ledger(pool[key]), key
+        else:
+            assert filecmp.cmp(path, pool[key], shallow=False), key
