@@ -83,14 +83,20 @@ def test_the_warehouse_does_not_depend_on_the_batching(tmp_path: Path, monkeypat
     assert report["deliveries_loaded"] == 5
     assert report["records_rejected"] == 2 + 2 + 1 + 1
     assert report["records_missing"] == 1
-    alone, together = _files(tmp_path / "alone"), _files(tmp_path / "together")
-    assert alone.keys() == together.keys()
-    assert any(k.startswith("quarantine") for k in alone)
-    for key, path in alone.items():
-        if "/ledger/" in key:  # the ledger records the landing files' mtimes: not comparable
-            assert _ledger(path) == _ledger(together[key]), key
+    assert any(k.startswith("quarantine") for k in _files(tmp_path / "alone"))
+    _assert_same_files(tmp_path / "alone", tmp_path / "together")
+
+
+def _assert_same_files(a: Path, b: Path) -> None:
+    """The same warehouse and quarantine files, byte for byte; ledger entries without the
+    landing files' mtimes, which they record and which differ between two landings."""
+    first, second = _files(a), _files(b)
+    assert first.keys() == second.keys()
+    for key, path in first.items():
+        if "/ledger/" in key:
+            assert _ledger(path) == _ledger(second[key]), key
         else:
-            assert filecmp.cmp(path, together[key], shallow=False), key
+            assert filecmp.cmp(path, second[key], shallow=False), key
 
 
 def _ledger(path: Path) -> dict:
@@ -100,16 +106,21 @@ def _ledger(path: Path) -> dict:
     return entry
 
 
+def _four_formats(root: Path) -> Path:
+    """A generated trust of four academies, one per format, over four weeks."""
+    generate_trust(
+        root, academies=4, pupils=120, start=date(2025, 9, 1), end=date(2025, 9, 26), seed=3
+    )
+    return root
+
+
 def test_every_format_ingests_the_same_alone_and_together(tmp_path: Path, monkeypatch):
     """The generated trust's four academies use the four formats (the CSV families are read
     file by file and shaped together), with re-deliveries and amendments."""
 
     reports = {}
     for name, rows in {"alone": "1", "together": "100000"}.items():
-        root = tmp_path / name
-        generate_trust(
-            root, academies=4, pupils=120, start=date(2025, 9, 1), end=date(2025, 9, 26), seed=3
-        )
+        root = _four_formats(tmp_path / name)
         monkeypatch.setenv("ATTENDANCE_CHECK_BATCH_ROWS", rows)
         home = Home(root)
         urns = [a.urn for a in load_trust(home).academies]
@@ -118,13 +129,7 @@ def test_every_format_ingests_the_same_alone_and_together(tmp_path: Path, monkey
     assert formats == {"long_csv", "arbor_csv", "weekly_grid_csv", "api_json"}
     assert reports["alone"] == reports["together"]
     assert all(r["deliveries_loaded"] > 10 for r in reports["alone"])
-    alone, together = _files(tmp_path / "alone"), _files(tmp_path / "together")
-    assert alone.keys() == together.keys()
-    for key, path in alone.items():
-        if "/ledger/" in key:
-            assert _ledger(path) == _ledger(together[key]), key
-        else:
-            assert filecmp.cmp(path, together[key], shallow=False), key
+    _assert_same_files(tmp_path / "alone", tmp_path / "together")
 
 
 def test_the_pool_ingests_what_one_process_does(tmp_path: Path, monkeypatch):
@@ -133,10 +138,7 @@ def test_the_pool_ingests_what_one_process_does(tmp_path: Path, monkeypatch):
     process: the same files and the same reports."""
     reports = {}
     for name, workers in {"one": "1", "pool": "2"}.items():
-        root = tmp_path / name
-        generate_trust(
-            root, academies=4, pupils=120, start=date(2025, 9, 1), end=date(2025, 9, 26), seed=3
-        )
+        root = _four_formats(tmp_path / name)
         monkeypatch.setenv("ATTENDANCE_INGEST_WORKERS", workers)
         # Two academies' last batches (1,648 and 2,717 records) are gated in their workers,
         # the other two's (594 and 598) in the main process.
@@ -146,10 +148,4 @@ def test_the_pool_ingests_what_one_process_does(tmp_path: Path, monkeypatch):
         reports[name] = dict(pipeline.ingest_all(home, urns, date(2025, 9, 26)))
         assert sorted(reports[name]) == sorted(urns)
     assert reports["one"] == reports["pool"]
-    one, pool = _files(tmp_path / "one"), _files(tmp_path / "pool")
-    assert one.keys() == pool.keys()
-    for key, path in one.items():
-        if "/ledger/" in key:
-            assert _ledger(path) == _ledger(pool[key]), key
-        else:
-            assert filecmp.cmp(path, pool[key], shallow=False), key
+    _assert_same_files(tmp_path / "one", tmp_path / "pool")
