@@ -146,9 +146,14 @@ def pupil_measures(truth: pd.DataFrame, home_root, run_date: date) -> pd.DataFra
         window = rolling_window(days, run_date)
         win = m[[monday(d) in window for d in m["mark_date"]]]
         win_unauth = win[win["cat"] == "unauthorised"]
-        day_codes = {d: list(g["code"]) for d, g in m[m["mark_date"] >= start].groupby("mark_date")}
+        # the run counts back over school days of any year (SPEC 5.2), as far as the marks
+        # the platform keeps: from 1 September of the previous academic year
+        kept = m[m["mark_date"] >= date(start.year - 1, 9, 1)]
+        day_codes = {d: list(g["code"]) for d, g in kept.groupby("mark_date")}
         left = sum(1 for d in days if run_date < d <= year_end)
-        run = consecutive_unexplained(day_codes, [d for d in days if d >= start], run_date)
+        run = consecutive_unexplained(
+            day_codes, [d for d in days if d >= date(start.year - 1, 9, 1)], run_date
+        )
         rolling_unauth = len(win_unauth)
         rows.append(
             {

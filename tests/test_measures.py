@@ -18,8 +18,8 @@ from tests.builders import register_days, upn, write_config, write_long_csv, wri
 
 pytestmark = pytest.mark.e2e
 
-P1, P2, P3, P4, P5, P6, P7 = (upn(i) for i in range(1, 8))
-PUPILS = [P1, P2, P3, P4, P5, P6, P7]
+P1, P2, P3, P4, P5, P6, P7, P8 = (upn(i) for i in range(1, 9))
+PUPILS = [P1, P2, P3, P4, P5, P6, P7, P8]
 INSET = date(2025, 11, 14)
 
 
@@ -55,6 +55,10 @@ def planned_code(pupil: str, d: date, session: str) -> str:
             return "O"  # 2 sessions
     if pupil == P7 and d >= date(2025, 11, 7):
         return "N"
+    if pupil == P8 and (
+        date(2025, 7, 10) <= d <= date(2025, 7, 18) or (date(2025, 9, 1) <= d <= date(2025, 9, 3))
+    ):
+        return "N"  # 7 school days before the summer, 3 after it
     return present
 
 
@@ -96,15 +100,30 @@ def test_supersession_as_of_each_run_date(home):
     assert s[P5]["unauthorised_absence_sessions"] == 1
     assert s[P5]["authorised_absence_sessions"] == 0
     # The 4 Sep delivery amends it to I: now authorised, and the DfE share for 4 Sep carries
-    # it as an amended row beside the 14 marks dated 4 Sep (7 pupils x 2 sessions).
+    # it as an amended row beside the 16 marks dated 4 Sep (8 pupils x 2 sessions).
     s = status_on(home, date(2025, 9, 4))
     assert s[P5]["unauthorised_absence_sessions"] == 0
     assert s[P5]["authorised_absence_sessions"] == 1
     lines = dfe_rows(home, date(2025, 9, 4))
     assert lines[0] == "laestab,urn,upn,attendance_date,session,attendance_code,amended"
-    assert len(lines) == 1 + 14 + 1
+    assert len(lines) == 1 + 16 + 1
     assert f"9312001,140001,{P5},2025-09-02,AM,I,Y" in lines
     assert sum(line.endswith(",Y") for line in lines) == 1
+
+
+def test_consecutive_unexplained_days_run_on_over_the_summer(home):
+    # SPEC 5.2 counts back over school days, and the summer holiday has none. P8 is N every
+    # session on Thu 10 and Fri 11 Jul and 14-18 Jul (7 days; present on Wed 9 Jul), then on
+    # 1-3 Sep: 7 + 3 = 10 days on Wed 3 Sep -> CME referral due on the year's third day,
+    # in the year's first (full) build. The year-to-date sums start again on 1 Sep.
+    s = status_on(home, date(2025, 9, 3))
+    assert s[P8]["consecutive_unexplained_days"] == 10
+    assert s[P8]["cme_referral_due"]
+    assert s[P8]["possible_sessions"] == 6 and s[P8]["unauthorised_absence_sessions"] == 6
+    # Present on 4 Sep (an incremental build): the run ends.
+    s = status_on(home, date(2025, 9, 4))
+    assert s[P8]["consecutive_unexplained_days"] == 0
+    assert not s[P8]["cme_referral_due"]
 
 
 def test_pa_and_sa_exactly_at_threshold(home):

@@ -3,7 +3,8 @@
 -- and the "new since the previous school day" comparisons.
 -- Incremental (macros/incremental.sql): a run recomputes each changed pupil's rows from the
 -- first school day of the week of int_pupil_changes.changed_from, carrying the running sums
--- and the unexplained run on from the pupil's kept row of the school day before. Every
+-- and the unexplained run on from the pupil's kept row of the school day before (or, with
+-- no kept row before, from the previous academic year's last school days: `carried`). Every
 -- scan of kept rows and day facts is also cut at the constant changes_read_from().
 -- built_on: the run date of the build that wrote the row, so the rows a run wrote are read
 -- back by a constant (a new pupil's go back to 1 September) and skip the older row groups.
@@ -119,6 +120,72 @@ seeds as (
 ),
 {%- endif %}
 
+-- The unexplained run does not stop at 1 September: SPEC 5.2 counts back over the pupil's
+-- school days, and the summer holiday holds none, so a pupil missing since July who does not
+-- come back in September is counted from July (the children-missing-education case the
+-- count is for). carried: the run at the end of the previous academic year, for the pupils
+-- whose rows start on the year's first school day (every pupil in a full build; in an
+-- incremental one, those without a kept row to seed from). The marks are kept from
+-- 1 September of the previous year (int_marks_current), so that is as far back as it counts.
+year_first as (
+    select urn, min(calendar_date) as first_day from year_days group by urn
+),
+
+previous_days as (
+    -- the previous academic year's school days, each academy's last one marked
+    select urn, calendar_date,
+           calendar_date = max(calendar_date) over (partition by urn) as is_last
+    from {{ ref('stg_calendar') }}
+    where is_school_day
+      and calendar_date >= cast({{ academic_year_start(run_date()) }} - interval 1 year as date)
+      and calendar_date < {{ academic_year_start(run_date()) }}
+),
+
+carry_pupils as (
+    -- only a pupil whose last school day of that year did not end the run has one to carry:
+    -- a handful, so the year is walked back for them alone
+    select pupils.urn, pupils.upn
+    from pupils
+    inner join year_first
+        on year_first.urn = pupils.urn and pupils.grid_from <= year_first.first_day
+    inner join previous_days as days on days.urn = pupils.urn and days.is_last
+    inner join {{ ref('fct_pupil_day') }} as day
+        on day.urn = pupils.urn and day.upn = pupils.upn and day.mark_date = days.calendar_date
+    where {{ unexplained_class('day') }} <> 'E'
+      -- as constants for the scan: the previous year's row groups alone
+      and day.mark_date >= cast({{ academic_year_start(run_date()) }} - interval 1 year as date)
+      and day.mark_date < {{ academic_year_start(run_date()) }}
+),
+
+previous_classes as (
+    select carry_pupils.urn, carry_pupils.upn, days.calendar_date,
+           {{ unexplained_class('day') }} as unexplained_class
+    from carry_pupils
+    inner join previous_days as days on days.urn = carry_pupils.urn
+    left join {{ ref('fct_pupil_day') }} as day
+        on day.urn = carry_pupils.urn
+       and day.upn = carry_pupils.upn
+       and day.mark_date = days.calendar_date
+       and day.mark_date >= cast({{ academic_year_start(run_date()) }} - interval 1 year as date)
+       and day.mark_date < {{ academic_year_start(run_date()) }}
+),
+
+carried as (
+    -- the U days after the pupil's last E day of the previous year
+    select classes.urn, classes.upn, cast(count(*) as integer) as unexplained_run
+    from previous_classes as classes
+    left join (
+        select urn, upn, max(calendar_date) as last_end
+        from previous_classes
+        where unexplained_class = 'E'
+        group by urn, upn
+    ) as ends
+        on ends.urn = classes.urn and ends.upn = classes.upn
+    where classes.unexplained_class = 'U'
+      and (ends.last_end is null or classes.calendar_date > ends.last_end)
+    group by classes.urn, classes.upn
+),
+
 grid as (
     select
         pupils.urn,
@@ -136,18 +203,13 @@ grid as (
         coalesce(day.unauthorised_n_sessions, 0) as unauthorised_n_sessions,
         coalesce(day.marked_sessions, 0) as marked_sessions,
         -- SPEC 5.2 consecutive unexplained days: U counts, S is skipped, E ends the run.
-        case
-            when coalesce(day.possible_sessions, 0) > 0
-                 and day.unexplained_sessions = day.possible_sessions then 'U'
-            when coalesce(day.marked_sessions, 0) > 0
-                 and coalesce(day.possible_sessions, 0) = 0 then 'S'
-            else 'E'
-        end as unexplained_class,
+        {{ unexplained_class('day') }} as unexplained_class,
         coalesce(seeds.possible_ytd, 0) as seed_possible,
         coalesce(seeds.attended_ytd, 0) as seed_attended,
         coalesce(seeds.absence_ytd, 0) as seed_absence,
         coalesce(seeds.unauthorised_ytd, 0) as seed_unauthorised,
-        coalesce(seeds.consecutive_unexplained_days, 0) as seed_unexplained_run
+        coalesce(seeds.consecutive_unexplained_days, carried.unexplained_run, 0)
+            as seed_unexplained_run
     from pupils
     inner join year_days
         on pupils.urn = year_days.urn
@@ -160,6 +222,7 @@ grid as (
        and day.mark_date >= {{ read_from }}
        {%- endif %}
     left join seeds on seeds.urn = pupils.urn and seeds.upn = pupils.upn
+    left join carried on carried.urn = pupils.urn and carried.upn = pupils.upn
 ),
 
 cumulative as (
