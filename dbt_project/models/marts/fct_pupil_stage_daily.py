@@ -266,10 +266,12 @@ def _stage_table(part, policy, policy_key, initial=None):
     """The engine's rows for one academy's frame, with the day's event, as Arrow.
 
     Dates stay datetime64 until the cast to OUTPUT's date32 (as Python dates they cost a
-    conversion each way), and the day's event is joined in Arrow, on VARCHAR keys: a pandas
-    merge on the engine's categorical keys, whose categories differ between the two frames,
-    first turned both into object arrays (with the dates: half the model's time in a full
-    build of M). A row number keeps the engine's row order."""
+    conversion each way). The day's event (the last of the day's moves) is found by joining
+    the few events to the rows' keys alone, in Arrow on VARCHAR keys (a pandas merge on the
+    engine's categorical keys, whose categories differ between the two frames, first turned
+    both into object arrays), and written into the event columns at the rows it names: a
+    join of the whole table and a sort back to the engine's row order took every column of
+    every row twice (a third of the model's own time in a full build of M)."""
     import numpy as np
     import pandas as pd
 
@@ -296,11 +298,20 @@ def _stage_table(part, policy, policy_key, initial=None):
     event_columns = ["urn", "upn", "calendar_date", "event_kind", "event_reason"]
     event_schema = pa.schema([OUTPUT.field(c) for c in event_columns])
     last = pa.Table.from_pandas(last[event_columns], preserve_index=False).cast(event_schema)
-    rows = table.drop_columns(["event_kind", "event_reason"]).append_column(
+    keys = table.select(["urn", "upn", "calendar_date"]).append_column(
         "_row", pa.array(np.arange(table.num_rows))
     )
-    joined = rows.join(last, keys=["urn", "upn", "calendar_date"], join_type="left outer")
-    return joined.sort_by("_row").select(OUTPUT.names)
+    # every event is on one of the engine's rows: an inner join loses none
+    found = keys.join(last, keys=["urn", "upn", "calendar_date"], join_type="inner")
+    # each row's event, as a position in `found` (null: no event that day)
+    at = np.full(table.num_rows, -1, dtype=np.int64)
+    at[found.column("_row").to_numpy()] = np.arange(found.num_rows)
+    at = pa.array(at, mask=at < 0)
+    for name in ("event_kind", "event_reason"):
+        table = table.set_column(
+            table.schema.get_field_index(name), OUTPUT.field(name), found.column(name).take(at)
+        )
+    return table
 
 
 def _plain_table(frame):
