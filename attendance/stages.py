@@ -750,8 +750,12 @@ def _dates_like(column: pd.Series, dates_in: np.ndarray) -> np.ndarray:
 
 
 def _factorize_text(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted codes of an identifier column, read as text whatever dtype it arrived in."""
-    if not pd.api.types.is_string_dtype(column):
+    """Sorted codes of an identifier column, read as text whatever dtype it arrived in.
+    A categorical's codes sort by its categories' order, so those are put in text order
+    first (a categorical made from Arrow has them in order of appearance)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.cat.set_categories(sorted(column.cat.categories))
+    elif not pd.api.types.is_string_dtype(column):
         column = column.astype(str)
     codes, uniques = pd.factorize(column, sort=True)
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)

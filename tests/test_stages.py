@@ -413,6 +413,26 @@ def test_deterministic_whatever_the_row_order() -> None:
     )
 
 
+def test_categorical_keys_give_the_same_rows_in_text_order() -> None:
+    # The stage model hands the engine urn and upn as categoricals whose categories are in
+    # order of appearance (Arrow's dictionaries): the rows still come out in text order.
+    pol = policy("stowe_valley")
+    frame = daily_frame(
+        pupil_rows("C", (2025, START_2025, "/I" * 40)),
+        pupil_rows("A", (2025, START_2025, "/" * 20 + "IIII" + "////I" * 16 + "OOOOO")),
+        pupil_rows("B", (2025, START_2025, "IIII" + "/" * 47)),
+    )
+    as_text = compute_stages(frame, pol)
+    categorical = frame.assign(
+        urn=pd.Categorical(frame["urn"]),
+        upn=pd.Categorical(frame["upn"], categories=["C", "A", "B"]),
+    )
+    as_categories = compute_stages(categorical, pol)
+    assert list(as_categories[0]["upn"].drop_duplicates()) == ["A", "B", "C"]
+    for one, other in zip(as_text, as_categories, strict=True):
+        pd.testing.assert_frame_equal(one, other)
+
+
 def test_days_off_roll_change_nothing_and_the_review_still_counts_school_days() -> None:
     pol = policy("vale_millbrook")
     rows = pupil_rows("A", (2025, START_2025, "/////" + "h" * 10))

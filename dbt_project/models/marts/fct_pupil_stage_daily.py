@@ -252,11 +252,17 @@ def _resumed(changed, daily, resume, urns, policy_key, policy):
 
 
 def _academy_stages(daily, urn, policy_key, policy):
-    """One academy's stage rows as Arrow, or None when it has no pupil-days."""
+    """One academy's stage rows as Arrow, or None when it has no pupil-days.
+
+    The frame comes through Arrow with the keys as categoricals (a dictionary per column,
+    encoded in C++; the engine factorizes them anyway): DuckDB's own pandas conversion built
+    a string per row of urn and upn, most of the fetch's time (16 academies of M: 2.1 ->
+    1.3 CPU-s)."""
     from attendance.stages import columns_read
 
     columns = columns_read(policy, daily.columns)
-    part = daily.filter(f"urn = '{urn}'").project(", ".join(f'"{c}"' for c in columns)).df()
+    relation = daily.filter(f"urn = '{urn}'").project(", ".join(f'"{c}"' for c in columns))
+    part = relation.arrow().read_all().to_pandas(strings_to_categorical=True, date_as_object=False)
     if part.empty:
         return None
     return _stage_table(part, policy, policy_key)
