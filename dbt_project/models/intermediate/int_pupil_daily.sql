@@ -20,6 +20,9 @@
 -- depends_on: {{ ref('stg_calendar') }}
 {%- set incremental = downstream_mode() == 'incremental' %}
 {%- set read_from = changes_read_from() if incremental else none %}
+{#- the previous academic year's first day: the consecutive unexplained run reaches back to it #}
+{%- set previous_year_start =
+    'cast(' ~ academic_year_start(run_date()) ~ ' - interval 1 year as date)' %}
 with year_days as (
     -- week_position: the school days before this one in its week (the week-to-date frame)
     select urn, calendar_date, academic_year, school_day_index, school_week_index,
@@ -137,7 +140,7 @@ previous_days as (
            calendar_date = max(calendar_date) over (partition by urn) as is_last
     from {{ ref('stg_calendar') }}
     where is_school_day
-      and calendar_date >= cast({{ academic_year_start(run_date()) }} - interval 1 year as date)
+      and calendar_date >= {{ previous_year_start }}
       and calendar_date < {{ academic_year_start(run_date()) }}
 ),
 
@@ -153,7 +156,7 @@ carry_pupils as (
         on day.urn = pupils.urn and day.upn = pupils.upn and day.mark_date = days.calendar_date
     where {{ unexplained_class('day') }} <> 'E'
       -- as constants for the scan: the previous year's row groups alone
-      and day.mark_date >= cast({{ academic_year_start(run_date()) }} - interval 1 year as date)
+      and day.mark_date >= {{ previous_year_start }}
       and day.mark_date < {{ academic_year_start(run_date()) }}
 ),
 
@@ -166,7 +169,7 @@ previous_classes as (
         on day.urn = carry_pupils.urn
        and day.upn = carry_pupils.upn
        and day.mark_date = days.calendar_date
-       and day.mark_date >= cast({{ academic_year_start(run_date()) }} - interval 1 year as date)
+       and day.mark_date >= {{ previous_year_start }}
        and day.mark_date < {{ academic_year_start(run_date()) }}
 ),
 
