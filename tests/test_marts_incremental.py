@@ -288,3 +288,51 @@ def test_promises_test_names_each_broken_promise_and_counts_its_rows(chain):
 
     rebuild = ["--select", "mart_pupil_status", "--exclude-resource-type", "unit_test"]
     run_dbt(home, "build", END, extra=rebuild)  # rebuilt, and its promises hold again
+
+
+def test_promises_key_checked_month_by_month_finds_every_duplicate(chain):
+    """After a full build the `promises` test checks a key holding its date column month by
+    month (`key_by_month`: one month's keys hashed at a time), plus the rows outside the kept
+    months. A
+    duplicate planted in a term month and one planted before the previous academic year
+    began are both found; the table is restored afterwards."""
+    import duckdb
+
+    from attendance.dbt_runner import DbtFailed, target_path
+
+    home, _, _ = chain
+    run_dbt(home, "build", END, extra=["--full-refresh", "--exclude-resource-type", "unit_test"])
+    database = str(home.warehouse / "attendance.duckdb")
+    key = "urn = ? and upn = ? and mark_date = ?"
+    with duckdb.connect(database) as con:
+        assert con.execute("select mode from int_build_plan").fetchone()[0] == "full"
+        urn, upn, day = con.execute(
+            "select urn, upn, mark_date from fct_pupil_day order by urn, upn, mark_date limit 1"
+        ).fetchone()
+        con.execute(
+            f"insert into fct_pupil_day select * from fct_pupil_day where {key}", [urn, upn, day]
+        )
+        con.execute(
+            "insert into fct_pupil_day select * replace (date '2019-01-07' as mark_date) "
+            f"from fct_pupil_day where {key}",
+            [urn, upn, day],
+        )
+        con.execute(
+            "insert into fct_pupil_day select * from fct_pupil_day where mark_date = '2019-01-07'"
+        )
+
+    with pytest.raises(DbtFailed):
+        run_dbt(home, "test", END, extra=["--select", "fct_pupil_day,test_name:promises"])
+    compiled = next(target_path(home).glob("compiled/**/promises_fct_pupil_day_*.sql"))
+    sql_text = compiled.read_text()
+    assert sql_text.count("union all") >= 12  # one part per kept month, and the rest
+    with duckdb.connect(database) as con:
+        broken = dict(con.execute(sql_text).fetchall())
+        assert broken == {"key (urn, upn, mark_date) not unique": 2}
+        kept = con.execute(f"select * from fct_pupil_day where {key} limit 1", [urn, upn, day])
+        row = kept.fetchone()
+        con.execute(f"delete from fct_pupil_day where {key}", [urn, upn, day])
+        con.execute("delete from fct_pupil_day where mark_date = '2019-01-07'")
+        marks = ", ".join("?" for _ in row)
+        con.execute(f"insert into fct_pupil_day values ({marks})", list(row))
+    run_dbt(home, "test", END, extra=["--select", "fct_pupil_day,test_name:promises"])

@@ -7,3 +7,21 @@
 {% macro academic_year_start(d) -%}
   make_date(cast(year({{ d }}) as integer) - case when month({{ d }}) < 9 then 1 else 0 end, 9, 1)
 {%- endmacro %}
+
+{# The first day of every month from 1 September of the previous academic year (the oldest
+   marks kept) to D's month, as "YYYY-MM-DD": what a full build ranks, and checks keys, month
+   by month (int_marks_current, tests/generic/promises.sql). Worked out from D alone, so a
+   unit test or a compile reads no table. #}
+{% macro kept_months() %}
+  {% set d = modules.datetime.date.fromisoformat(var('run_date')) %}
+  {% set first_year = d.year - (1 if d.month < 9 else 0) - 1 %}
+  {% set months = [] %}
+  {% for i in range(24) %}
+    {% set year = first_year + (8 + i) // 12 %}
+    {% set month = (8 + i) % 12 + 1 %}
+    {% if (year, month) <= (d.year, d.month) %}
+      {% do months.append('%04d-%02d-01' % (year, month)) %}
+    {% endif %}
+  {% endfor %}
+  {{ return(months) }}
+{% endmacro %}

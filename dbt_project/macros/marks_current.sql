@@ -75,23 +75,6 @@
   {{ return({'mode': 'incremental', 'files': run_query(new_files).columns[0].values() | list}) }}
 {% endmacro %}
 
-{# The first day of every month a full build ranks ("YYYY-MM-DD"), from 1 September of the
-   previous academic year (the oldest marks kept) to D's month: worked out from D alone, so
-   a unit test or a compile reads no table. #}
-{% macro marks_months() %}
-  {% set d = modules.datetime.date.fromisoformat(var('run_date')) %}
-  {% set first_year = d.year - (1 if d.month < 9 else 0) - 1 %}
-  {% set months = [] %}
-  {% for i in range(24) %}
-    {% set year = first_year + (8 + i) // 12 %}
-    {% set month = (8 + i) % 12 + 1 %}
-    {% if (year, month) <= (d.year, d.month) %}
-      {% do months.append('%04d-%02d-01' % (year, month)) %}
-    {% endif %}
-  {% endfor %}
-  {{ return(months) }}
-{% endmacro %}
-
 {# Pre-hook: a full build over the existing table starts from an empty one (the table is kept
    rather than replaced so that the incremental path can delete and insert a few keys). #}
 {% macro marks_current_clear(plan) %}

@@ -25,7 +25,7 @@
 -- A full build ranks each month's versions on its own (a key's versions share its date) and
 -- writes the months one after another, each in date order: no window or sort holds the whole
 -- history at once (M, alternating full builds: 18.3-22.1 s -> 14.2-18.8 s).
-{%- for month in marks_months() %}
+{%- for month in kept_months() %}
 (
     with ranked as (
         select

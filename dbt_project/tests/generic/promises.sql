@@ -18,9 +18,10 @@
 
    Arguments: key (columns), not_null (columns), accepted_values ({column: [values]}),
    parents ({column: model whose column of the same name holds the keys}; nulls are not
-   checked, as in dbt's relationships test), holds (a boolean SQL expression over a row). #}
+   checked, as in dbt's relationships test), holds (a boolean SQL expression over a row),
+   key_by_month (a date column of the key; below). #}
 {% test promises(model, key, not_null=[], accepted_values={}, parents={}, holds=none,
-                 changed_on=none, since=none, built_on=none) %}
+                 changed_on=none, since=none, built_on=none, key_by_month=none) %}
 {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
 {%- if changed_on or built_on %}
 -- depends_on: {{ ref('int_build_plan') }}
@@ -47,13 +48,40 @@ checked as materialized (
 ),
 {%- endif %}
 
+{#- `key_by_month`, a date column of the key: when the whole model is read, the key is
+    checked one month at a time: the same duplicates (two rows with one key share its month),
+    found with one month's keys in the hash table at a time (the M full build's 15.7 million
+    session keys: 2.1-3.8 s -> 1.4-2.3 s; about the same for its 7.9 million pupil-days).
+    The last part takes the rows outside the kept months (or without a date). #}
+{%- set key_columns -%}
+    {% for column in key %}"{{ column }}"{% if not loop.last %}, {% endif %}{% endfor %}
+{%- endset %}
+{%- set months = kept_months() if (key_by_month in key and not picked) else [] %}
 key_promise as (
     select count(*) as "key ({{ key | join(', ') }}) not unique"
     from (
-        select 1
-        from {{ checked }} as checked
-        group by {% for column in key %}"{{ column }}"{% if not loop.last %}, {% endif %}{% endfor %}
-        having count(*) > 1
+        {%- for month in months %}
+        (
+            select 1
+            from {{ checked }} as checked
+            where checked."{{ key_by_month }}" >= date '{{ month }}'
+              and checked."{{ key_by_month }}" < date '{{ month }}' + interval 1 month
+            group by {{ key_columns }}
+            having count(*) > 1
+        )
+        union all
+        {%- endfor %}
+        (
+            select 1
+            from {{ checked }} as checked
+            {%- if months %}
+            where checked."{{ key_by_month }}" is null
+               or checked."{{ key_by_month }}" < date '{{ months[0] }}'
+               or checked."{{ key_by_month }}" >= date '{{ months[-1] }}' + interval 1 month
+            {%- endif %}
+            group by {{ key_columns }}
+            having count(*) > 1
+        )
     )
 ),
 
