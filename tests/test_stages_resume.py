@@ -217,3 +217,24 @@ def test_resume_needs_one_state_per_pupil_entered_before_the_first_day() -> None
     pd.testing.assert_frame_equal(
         compute_stages(resumed, pol, extra)[0], compute_stages(resumed, pol, initial)[0]
     )
+
+
+@pytest.mark.parametrize("key", POLICIES)
+def test_academies_on_one_calendar_computed_together_equal_each_alone(key: str) -> None:
+    """A full build computes the academies sharing a policy and a calendar in one call
+    (fct_pupil_stage_daily: `_full_build_parts`). Each academy's rows and events must be
+    those it gets alone, the same UPNs in both academies included (one academy's pupils
+    never count in another's), whatever order the rows come in."""
+    pol = policy(key)
+    first = generated_frame(seed=11).assign(urn="100001")
+    second = generated_frame(seed=12, pupils=12, days=120).assign(urn="100002")
+    alone = [compute_stages(frame, pol) for frame in (first, second)]
+    mixed = pd.concat([second, first]).sample(frac=1, random_state=3)
+    rows, events = compute_stages(mixed, pol)
+    assert len(rows) == len(first) + len(second)
+    assert events["kind"].eq("exit").any() and (events["urn"] == "100002").any()
+    pd.testing.assert_frame_equal(plain(rows), plain(pd.concat([a[0] for a in alone])))
+    expect_events = pd.concat([a[1] for a in alone]).sort_values(
+        ["event_date", "urn", "upn"], kind="stable"
+    )
+    pd.testing.assert_frame_equal(plain(events), plain(expect_events))
