@@ -21,6 +21,7 @@ from ingestion.errors import FileRejected
 from ingestion.files import discover
 from ingestion.formats import table as table_module
 from ingestion.formats.table import read_table
+from ingestion.ingest import _roll_outputs
 from ingestion.quality_gate import GateInput, run_gate, run_gates
 from ingestion.rolls import parse_rolls
 from tests.builders import URN, upn, write_roll
@@ -254,3 +255,18 @@ def test_rolls_parsed_together_equal_each_alone(tmp_path):
     assert rejected["reason"].str.contains("more than once").sum() == 2
     assert len(together[0][1]) == len(together[4][1]) == 0
     assert together[4][0]["upn"].iloc[0] == upn(1)
+    # Their files' tables and gate frames, made for the readable snapshots together, are
+    # each what the snapshot alone gives (its valid rows, then its rejected ones).
+    readable = [
+        (d.key, r) for d, r in zip(deliveries, together, strict=True) if r is not together[3]
+    ]
+    keys, parsed = [k for k, _ in readable], [r for _, r in readable]
+    made = _roll_outputs(keys, parsed, URN)
+    for key, one in zip(keys, parsed, strict=True):
+        own = _roll_outputs([key], [one], URN)[key]
+        assert made[key].table.equals(own.table) and made[key].table.num_rows == len(one[0])
+        pd.testing.assert_frame_equal(made[key].gate, own.gate)
+    gate = made[keys[1]].gate
+    assert list(gate["status"]) == ["loaded"] * 2 + ["rejected"] * 6
+    assert gate["upn"].iloc[0] == upn(1) and (gate["urn"] == URN).all()
+    assert made[keys[2]].table.num_rows == 0 and made[keys[2]].gate.empty
