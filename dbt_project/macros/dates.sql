@@ -25,3 +25,20 @@
   {% endfor %}
   {{ return(months) }}
 {% endmacro %}
+
+{# Conditions on a date column that cut a table into D's kept months (`kept_months`) and a
+   last part for every other row (no date, or outside them): where a date is in a group's key,
+   no group crosses a month, so a full build aggregates or checks such a table one month at
+   a time, with one month's hash table in memory at a time (fct_pupil_day; the key test of
+   `promises`). #}
+{% macro month_parts(column) %}
+  {% set months = kept_months() %}
+  {% set parts = [] %}
+  {% for month in months %}
+    {% do parts.append(column ~ " >= date '" ~ month ~ "' and " ~ column ~ " < date '" ~ month
+                       ~ "' + interval 1 month") %}
+  {% endfor %}
+  {% do parts.append(column ~ " is null or " ~ column ~ " < date '" ~ months[0] ~ "' or "
+                     ~ column ~ " >= date '" ~ months[-1] ~ "' + interval 1 month") %}
+  {{ return(parts) }}
+{% endmacro %}
