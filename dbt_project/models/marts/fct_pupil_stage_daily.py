@@ -22,7 +22,7 @@ A full build computes the academies sharing a policy and a calendar together too
 `STAGE_ROWS_TOGETHER` pupil-days a call: the engine walks the school days one by one with
 numpy operations over the pupils, so its cost is mostly per day and per call: M's 50
 academies in 6 groups walk 1,164 days instead of 9,700 (the model's reads and engine, the
-same rows: 12.1-13.4 s -> 7.4-7.9 s, alternating).
+same rows: 12.1-13.4 s -> 7.35-8.7 s, alternating).
 
 Memory: `int_pupil_daily` holds every pupil x school day of the trust (8 million rows for
 40,000 pupils), so it is never pulled whole into pandas. For each part DuckDB filters and
