@@ -168,7 +168,11 @@ def _stage_one(args: tuple[Path, str, date, int | None]) -> tuple[AcademyIngestR
 
 
 def ingest_all(
-    home: Home, urns: list[str], run_date: date, hold_last: list | None = None
+    home: Home,
+    urns: list[str],
+    run_date: date,
+    hold_last: list | None = None,
+    started: Callable[[], None] | None = None,
 ) -> Iterator[tuple[str, dict]]:
     """Ingest every academy, in parallel processes when there is more than one CPU.
 
@@ -185,9 +189,15 @@ def ingest_all(
     deliveries are appended to that list for the caller to gate (`run_day` gates them in
     another process while dbt builds), and the reports of their academies come back without
     that batch's gate failures.
+
+    `started` is called once every academy's job is with the workers (at once without
+    workers): the caller's own work beside them (run_day's dbt warm-up, a thread) then no
+    longer competes for the interpreter with what this process does before they start.
     """
     workers = ingest_workers(len(urns))
     if workers == 1:
+        if started is not None:
+            started()
         jobs = [(home.root, urn, run_date, None) for urn in urns]
         yield from _gate_together(home, urns, map(_stage_one, jobs), hold_last)
         return
@@ -196,7 +206,10 @@ def ingest_all(
     # GX is not preloaded: a worker imports it only if an academy has more than a batch to
     # gate (a full rebuild).
     with worker_pool(workers, preload=["ingestion.ingest"]) as pool:
-        yield from _gate_together(home, urns, pool.map(_stage_one, jobs), hold_last)
+        results = pool.map(_stage_one, jobs)  # submits every job now
+        if started is not None:
+            started()
+        yield from _gate_together(home, urns, results, hold_last)
 
 
 def _largest_first(home: Home, urns: list[str]) -> list[str]:
@@ -314,12 +327,14 @@ def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print)
     urns = prepare(home)
     reports = []
     # dbt's start-up is paid while the academies ingest in worker processes: this process
-    # only waits for them.
+    # only waits for them. The thread starts once they have their jobs: begun before, its
+    # imports held the interpreter while this thread ordered the academies (a stat of every
+    # landing file: M's 15,164 took 2.3 s beside it, 0.1 s alone) and started the pool.
     warming = threading.Thread(target=warm_up, args=(home,), name="dbt-warm-up", daemon=True)
-    warming.start()
     # With a spare core, the last gate batch is gated beside the dbt build (build_and_gate).
     held: list | None = [] if ingest_workers(len(urns)) > 1 else None
-    for i, (urn, report) in enumerate(ingest_all(home, urns, run_date, held), start=1):
+    ingesting = ingest_all(home, urns, run_date, held, started=warming.start)
+    for i, (urn, report) in enumerate(ingesting, start=1):
         reports.append(report)
         progress(
             f"  ingested {i}/{len(urns)} {urn}: {report['deliveries_loaded']} new deliveries, "

@@ -135,8 +135,10 @@ def test_every_format_ingests_the_same_alone_and_together(tmp_path: Path, monkey
 def test_the_pool_ingests_what_one_process_does(tmp_path: Path, monkeypatch):
     """`ingest_all` with two workers (largest academies first, a large last batch gated in
     its worker, a small one in the main process) against the academies one by one in one
-    process: the same files and the same reports."""
+    process: the same files and the same reports; `started` called once, before the first
+    report, on both paths."""
     reports = {}
+    started: list[str] = []
     for name, workers in {"one": "1", "pool": "2"}.items():
         root = _four_formats(tmp_path / name)
         monkeypatch.setenv("ATTENDANCE_INGEST_WORKERS", workers)
@@ -145,7 +147,14 @@ def test_the_pool_ingests_what_one_process_does(tmp_path: Path, monkeypatch):
         monkeypatch.setattr(pipeline, "GATE_IN_WORKER_ROWS", 1_000)
         home = Home(root)
         urns = pipeline.prepare(home)
-        reports[name] = dict(pipeline.ingest_all(home, urns, date(2025, 9, 26)))
+        # `started` (run_day's dbt warm-up) is called once, before the first report comes
+        ingesting = pipeline.ingest_all(
+            home, urns, date(2025, 9, 26), started=lambda name=name: started.append(name)
+        )
+        first = next(ingesting)
+        assert started.count(name) == 1
+        reports[name] = dict([first, *ingesting])
+        assert started.count(name) == 1
         assert sorted(reports[name]) == sorted(urns)
     assert reports["one"] == reports["pool"]
     _assert_same_files(tmp_path / "one", tmp_path / "pool")
