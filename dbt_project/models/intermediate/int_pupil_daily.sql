@@ -123,6 +123,13 @@ seeds as (
 ),
 {%- endif %}
 
+numbered as (
+    -- the grid's pupils numbered: the windows below partition by this one integer rather than
+    -- by two text columns, a cheaper sort (M full build: this model about 10% faster)
+    select *, cast(row_number() over (order by urn, upn) as integer) as pupil_number
+    from pupils
+),
+
 -- The unexplained run does not stop at 1 September: SPEC 5.2 counts back over the pupil's
 -- school days, and the summer holiday holds none, so a pupil missing since July who does not
 -- come back in September is counted from July (the children-missing-education case the
@@ -193,6 +200,7 @@ grid as (
     select
         pupils.urn,
         pupils.upn,
+        pupils.pupil_number,
         year_days.calendar_date,
         year_days.academic_year,
         year_days.school_day_index,
@@ -213,7 +221,7 @@ grid as (
         coalesce(seeds.unauthorised_ytd, 0) as seed_unauthorised,
         coalesce(seeds.consecutive_unexplained_days, carried.unexplained_run, 0)
             as seed_unexplained_run
-    from pupils
+    from numbered as pupils
     inner join year_days
         on pupils.urn = year_days.urn
        and year_days.calendar_date >= pupils.grid_from
@@ -229,27 +237,38 @@ grid as (
 ),
 
 cumulative as (
-    -- running sums from grid_from, on top of the seed (none in a full build)
+    -- running sums from grid_from, on top of the seed (none in a full build); each window's
+    -- counters summed in one aggregate (macros/packed_sums.sql)
     select
         *,
-        cast(seed_possible + sum(possible_sessions) over w as integer) as possible_ytd,
-        cast(seed_attended + sum(attended_sessions) over w as integer) as attended_ytd,
-        cast(seed_absence + sum(absence_sessions) over w as integer) as absence_ytd,
-        cast(seed_unauthorised + sum(unauthorised_sessions) over w as integer)
-            as unauthorised_ytd,
-        cast(sum(case when unexplained_class = 'U' then 1 else 0 end) over w as integer) as unexplained_days_cum,
-        cast(sum(absence_sessions) over wk as integer) as absence_week_to_date,
-        cast(sum(unauthorised_sessions) over wk as integer) as unauthorised_week_to_date,
-        cast(sum(unauthorised_n_sessions) over wk as integer) as unauthorised_n_week_to_date
-    from grid
-    window
-        w as (partition by urn, upn order by school_day_index rows between unbounded preceding and current row),
-        -- the week to date: the pupil's rows back to the week's first school day. The grid
-        -- holds every school day from grid_from (a week's first school day, or the year's
-        -- first), so these are the week's rows; the same sort as w, where a partition by
-        -- week sorted the 8 million pupil-days a second time (M full build 20.3 -> 15.5 s)
-        wk as (partition by urn, upn order by school_day_index
-               rows between week_position preceding and current row)
+        cast(seed_possible + {{ unpacked('year_sums', 0) }} as integer) as possible_ytd,
+        cast(seed_attended + {{ unpacked('year_sums', 1) }} as integer) as attended_ytd,
+        cast(seed_absence + {{ unpacked('year_sums', 2) }} as integer) as absence_ytd,
+        cast(seed_unauthorised + {{ unpacked('year_sums', 3) }} as integer) as unauthorised_ytd,
+        {{ unpacked('year_sums', 4) }} as unexplained_days_cum,
+        {{ unpacked('week_sums', 0) }} as absence_week_to_date,
+        {{ unpacked('week_sums', 1) }} as unauthorised_week_to_date,
+        {{ unpacked('week_sums', 2) }} as unauthorised_n_week_to_date
+    from (
+        select
+            *,
+            sum({{ packed(['possible_sessions', 'attended_sessions', 'absence_sessions',
+                           'unauthorised_sessions',
+                           "case when unexplained_class = 'U' then 1 else 0 end"]) }}) over w
+                as year_sums,
+            sum({{ packed(['absence_sessions', 'unauthorised_sessions',
+                           'unauthorised_n_sessions']) }}) over wk as week_sums
+        from grid
+        window
+            w as (partition by pupil_number order by school_day_index
+                  rows between unbounded preceding and current row),
+            -- the week to date: the pupil's rows back to the week's first school day. The grid
+            -- holds every school day from grid_from (a week's first school day, or the year's
+            -- first), so these are the week's rows; the same sort as w, where a partition by
+            -- week sorted the 8 million pupil-days a second time (M full build 20.3 -> 15.5 s)
+            wk as (partition by pupil_number order by school_day_index
+                   rows between week_position preceding and current row)
+    )
 ),
 
 with_run as (
@@ -257,7 +276,7 @@ with_run as (
         *,
         unexplained_days_cum - coalesce(
             max(case when unexplained_class = 'E' then unexplained_days_cum end) over (
-                partition by urn, upn order by school_day_index
+                partition by pupil_number order by school_day_index
                 rows between unbounded preceding and current row
             ),
             -seed_unexplained_run  -- no E since grid_from: the run carries on
@@ -266,50 +285,55 @@ with_run as (
 ),
 
 weeks as (
-    select distinct urn, upn, school_week_index from grid
+    select distinct pupil_number, school_week_index from grid
 ),
 
 week_sessions as (
     -- every week a pupil has sessions in (the window spans terms and years), plus a zero row
     -- for each week of the grid so every grid week gets its window
-    select urn, upn, school_week_index,
+    select pupil_number, school_week_index,
            cast(sum(absence_sessions) as integer) as absence_sessions,
            cast(sum(unauthorised_sessions) as integer) as unauthorised_sessions,
            cast(sum(unauthorised_n_sessions) as integer) as unauthorised_n_sessions
     from (
-        select urn, upn, school_week_index,
-               absence_sessions, unauthorised_sessions, unauthorised_n_sessions
+        select pupils.pupil_number, pw.school_week_index,
+               pw.absence_sessions, pw.unauthorised_sessions, pw.unauthorised_n_sessions
         from {{ ref('int_pupil_week') }} as pw
-        {%- if incremental %}
-        semi join pupils
+        inner join numbered as pupils
             on pupils.urn = pw.urn
            and pupils.upn = pw.upn
+        {%- if incremental %}
            and pw.school_week_index >= pupils.grid_from_week - {{ var('rolling_school_weeks') - 1 }}
         {%- endif %}
         union all
-        select urn, upn, school_week_index, 0, 0, 0 from weeks
+        select pupil_number, school_week_index, 0, 0, 0 from weeks
     )
-    group by urn, upn, school_week_index
+    group by pupil_number, school_week_index
 ),
 
 prior_weeks as (
     -- the weeks of the window before the current one: 9 for a 10-week window. A range window
     -- over the week numbers, not a join on a band of weeks: one sort instead of a join that
-    -- multiplies every pupil-week by the window's width.
+    -- multiplies every pupil-week by the window's width. Its three sums in one aggregate.
     select
-        urn,
-        upn,
+        pupil_number,
         school_week_index,
-        coalesce(cast(sum(absence_sessions) over prior as integer), 0) as absence_prior,
-        coalesce(cast(sum(unauthorised_sessions) over prior as integer), 0) as unauthorised_prior,
-        coalesce(cast(sum(unauthorised_n_sessions) over prior as integer), 0)
-            as unauthorised_n_prior
-    from week_sessions
-    window prior as (
-        partition by urn, upn order by school_week_index
-        range between {{ var('rolling_school_weeks') - 1 }} preceding and 1 preceding
+        {{ unpacked('coalesce(prior_sums, 0)', 0) }} as absence_prior,
+        {{ unpacked('coalesce(prior_sums, 0)', 1) }} as unauthorised_prior,
+        {{ unpacked('coalesce(prior_sums, 0)', 2) }} as unauthorised_n_prior
+    from (
+        select
+            pupil_number,
+            school_week_index,
+            sum({{ packed(['absence_sessions', 'unauthorised_sessions',
+                           'unauthorised_n_sessions']) }}) over (
+                partition by pupil_number order by school_week_index
+                range between {{ var('rolling_school_weeks') - 1 }} preceding and 1 preceding
+            ) as prior_sums
+        from week_sessions
     )
 )
+
 
 select
     with_run.urn,
@@ -345,6 +369,5 @@ select
     {{ run_date() }} as built_on
 from with_run
 inner join prior_weeks
-    on prior_weeks.urn = with_run.urn
-   and prior_weeks.upn = with_run.upn
+    on prior_weeks.pupil_number = with_run.pupil_number
    and prior_weeks.school_week_index = with_run.school_week_index
