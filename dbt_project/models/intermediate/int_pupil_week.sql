@@ -14,25 +14,36 @@
 ) }}
 -- depends_on: {{ ref('int_build_plan') }}
 -- depends_on: {{ ref('int_pupil_changes') }}
+{%- set sums = ['possible_sessions', 'attended_sessions', 'absence_sessions',
+                'unauthorised_sessions', 'unexplained_sessions', 'unauthorised_n_sessions'] %}
+{%- set by_day = ['days', 'possible', 'attended', 'absence'] %}
+-- Each group's counters are summed packed (macros/packed_sums.sql): the week's six sums in two
+-- aggregates, each day of the week's four in one, 9 aggregates instead of 34 (M full build:
+-- this model 7.4-8.2 s -> 2.9-3.2 s).
+select
+    urn,
+    upn,
+    school_week_index
+    {%- for column in sums %},
+    {{ unpacked('week_sums_' ~ (loop.index0 // 3), loop.index0 % 3) }} as {{ column }}
+    {%- endfor %}
+    {%- for d in range(1, 8) %}
+    {%- for m in by_day %},
+    {{ unpacked('dow_sums_' ~ d, loop.index0) }} as school_{{ m }}_d{{ d }}
+    {%- endfor %}
+    {%- endfor %}
+from (
 select
     days.urn,
     days.upn,
     days.school_week_index,
-    cast(sum(possible_sessions) as integer) as possible_sessions,
-    cast(sum(attended_sessions) as integer) as attended_sessions,
-    cast(sum(absence_sessions) as integer) as absence_sessions,
-    cast(sum(unauthorised_sessions) as integer) as unauthorised_sessions,
-    cast(sum(unexplained_sessions) as integer) as unexplained_sessions,
-    cast(sum(unauthorised_n_sessions) as integer) as unauthorised_n_sessions
-    {%- for d in range(1, 8) %}
-    {%- set on_day = "days.school_dow = " ~ d %},
-    cast(count(*) filter (where {{ on_day }}) as integer) as school_days_d{{ d }},
-    cast(coalesce(sum(days.possible_sessions) filter (where {{ on_day }}), 0) as integer)
-        as school_possible_d{{ d }},
-    cast(coalesce(sum(days.attended_sessions) filter (where {{ on_day }}), 0) as integer)
-        as school_attended_d{{ d }},
-    cast(coalesce(sum(days.absence_sessions) filter (where {{ on_day }}), 0) as integer)
-        as school_absence_d{{ d }}
+    sum({{ packed(sums[:3]) }}) as week_sums_0,
+    sum({{ packed(sums[3:]) }}) as week_sums_1
+    {%- for d in range(1, 8) %},
+    sum(case when days.school_dow = {{ d }}
+             then {{ packed(['1', 'days.possible_sessions', 'days.attended_sessions',
+                             'days.absence_sessions']) }}
+             else 0 end) as dow_sums_{{ d }}
     {%- endfor %}
 from (
     -- the day of the week of a school day's fact, null on any other day
@@ -44,3 +55,4 @@ from (
     where facts.school_week_index is not null
 ) as days
 group by days.urn, days.upn, days.school_week_index
+)
