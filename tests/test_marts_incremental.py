@@ -136,7 +136,7 @@ def test_key_tests_after_an_incremental_build_read_the_rows_it_wrote(chain):
     """After an incremental build the key test of a kept table reads only the changed pupils'
     rows from the date the model rewrites them from (macros/incremental.sql,
     written_this_run); after a full build, every row. Shown on a duplicate planted by hand in
-    fct_pupil_session, with int_pupil_changes set by hand (runs after the chain's last build,
+    fct_pupil_day, with int_pupil_changes set by hand (runs after the chain's last build,
     an incremental one that changed no pupil)."""
     import duckdb
 
@@ -151,15 +151,15 @@ def test_key_tests_after_an_incremental_build_read_the_rows_it_wrote(chain):
             return con.execute(statement, params or []).fetchall()
 
     def key_test() -> None:
-        run_dbt(home, "test", END, extra=["--select", "fct_pupil_session,test_name:promises"])
+        run_dbt(home, "test", END, extra=["--select", "fct_pupil_day,test_name:promises"])
 
     urn, upn, day = sql(
-        "select urn, upn, mark_date from fct_pupil_session where session = 'AM' "
-        "and mark_date = date '2024-10-15' order by urn, upn limit 1"
+        "select urn, upn, mark_date from fct_pupil_day "
+        "where mark_date = date '2024-10-15' order by urn, upn limit 1"
     )[0]
     sql(
-        "insert into fct_pupil_session select * from fct_pupil_session "
-        "where urn = ? and upn = ? and mark_date = ? and session = 'AM'",
+        "insert into fct_pupil_day select * from fct_pupil_day "
+        "where urn = ? and upn = ? and mark_date = ?",
         [urn, upn, day],
     )
 
@@ -182,8 +182,8 @@ def test_key_tests_after_an_incremental_build_read_the_rows_it_wrote(chain):
     with pytest.raises(DbtFailed):
         key_test()
     sql(
-        "delete from fct_pupil_session where rowid = (select max(rowid) from fct_pupil_session "
-        "where urn = ? and upn = ? and mark_date = ? and session = 'AM')",
+        "delete from fct_pupil_day where rowid = (select max(rowid) from fct_pupil_day "
+        "where urn = ? and upn = ? and mark_date = ?)",
         [urn, upn, day],
     )
     key_test()

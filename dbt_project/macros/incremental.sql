@@ -16,8 +16,8 @@
 
 {# The models that keep rows between runs and log their builds. #}
 {% macro downstream_models() -%}
-  {{ return(['fct_pupil_session', 'fct_pupil_day', 'int_pupil_week', 'int_pupil_daily',
-             'fct_pupil_stage_daily', 'fct_stage_events']) }}
+  {{ return(['fct_pupil_day', 'int_pupil_week', 'int_pupil_daily', 'fct_pupil_stage_daily',
+             'fct_stage_events']) }}
 {%- endmacro %}
 
 {% macro build_log() -%}

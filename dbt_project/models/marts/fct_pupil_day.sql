@@ -1,6 +1,6 @@
 -- The pupil-day fact: exactly one row per academy, pupil and date with a mark.
--- Incremental like fct_pupil_session: each changed pupil's days from the earliest re-ranked
--- mark on are recomputed.
+-- Incremental (macros/incremental.sql): each changed pupil's days from the earliest
+-- re-ranked mark on are recomputed, from the fct_pupil_session view over int_marks_current.
 -- A full build sums each month's sessions on its own (a day's sessions share its month:
 -- `month_parts`) and writes the months in date order: one month's groups in the hash table
 -- at a time instead of the year's 7.9 million pupil-days, and the table comes out in date

@@ -1,15 +1,13 @@
 -- The pupil-session fact: one row per academy, pupil, date and session, the winning mark as
 -- known on D, with what it counts as (read with the code set in force on its date).
--- Incremental (macros/incremental.sql): a run replaces each changed pupil's rows from the
--- earliest re-ranked mark on.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ clear_stale_rows('kept.mark_date >= changes.marks_from') }}",
-    post_hook="{{ log_build() }}",
-) }}
--- depends_on: {{ ref('int_build_plan') }}
--- depends_on: {{ ref('int_pupil_changes') }}
+-- A view: its only reader in the build is fct_pupil_day, which sums it by pupil and day, so
+-- the 15.7 million rows of a year (M) are never written out; the join with the codes and the
+-- calendar is cheap beside writing them (a full build of M: writing the table 13-15 s and its
+-- key test 5-7 s, against about 1.5 s more in fct_pupil_day reading the view; see
+-- docs/benchmarks.md). Its key is the key of int_marks_current: the codes join matches one
+-- code set per date (tests/assert_code_sets_do_not_overlap.sql) and the calendar one row per
+-- academy and date (stg_calendar's key).
+{{ config(materialized='view') }}
 select
     marks.urn,
     marks.upn,
@@ -43,4 +41,3 @@ inner join {{ ref('stg_dfe_codes') }} as codes
 left join {{ ref('stg_calendar') }} as cal
     on cal.urn = marks.urn
    and cal.calendar_date = marks.mark_date
-{{ changed_rows_only('marks', 'mark_date', 'marks_from') }}
