@@ -112,6 +112,19 @@ def test_each_day_after_the_first_is_built_incrementally(chain):
     assert sum(behind for _, _, behind in plans.values()) > 0
 
 
+def test_no_build_leaves_tables_of_its_own_behind(chain):
+    """dbt-duckdb builds a Python incremental model's rows (the stage model's) into a
+    `__dbt_tmp` table it never drops (macros/stage_daily.sql, drop_python_temp_tables): after
+    the chain's incremental builds and full refreshes none is left, nor any backup."""
+    home, _, _ = chain
+    left = read_mart(
+        home,
+        "select table_name from information_schema.tables "
+        "where contains(table_name, '__dbt_tmp') or contains(table_name, '__dbt_backup')",
+    )
+    assert left["table_name"].tolist() == []
+
+
 @pytest.mark.parametrize("run_date", sorted(COMPARE_ON))
 def test_incremental_tables_equal_a_full_build(chain, run_date):
     _, _, compared = chain

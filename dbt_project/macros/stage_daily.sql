@@ -60,3 +60,21 @@
     where gone.urn = kept.urn and gone.upn = kept.upn and gone.calendar_date = kept.calendar_date
   {% endif %}
 {% endmacro %}
+
+{# Post-hook of fct_pupil_stage_daily: drop the tables dbt-duckdb's incremental
+   materialization leaves behind for a Python model. It builds the run's rows into
+   `<model>__dbt_tmp<timestamp>` and, taking that for a temporary table (as it is for a SQL
+   model on a local DuckDB), never drops it: without this every daily run left one in the
+   warehouse, each holding the rows that run wrote. Inside the model's transaction, after the
+   delete+insert has read it; any left by earlier runs go too. #}
+{% macro drop_python_temp_tables() %}
+  {%- set found = run_query(
+      "select table_name from information_schema.tables"
+      ~ " where table_catalog = '" ~ this.database ~ "' and table_schema = '" ~ this.schema ~ "'"
+      ~ " and starts_with(table_name, '" ~ this.identifier ~ "__dbt_tmp')"
+      ~ " order by table_name") if execute else none %}
+  {%- for name in (found.columns[0].values() if found else []) %}
+    drop table if exists {{ this.database }}.{{ this.schema }}."{{ name }}";
+  {%- endfor %}
+  select 1
+{% endmacro %}
