@@ -35,6 +35,10 @@ versions as (
         on keys.urn = marks.urn and keys.upn = marks.upn
        and keys.mark_date = marks.mark_date and keys.session = marks.session
     inner join previous_day on previous_day.urn = marks.urn
+    -- the changed keys' earliest date as a constant for the scan: with the semi join alone
+    -- it read every version of the year to probe it, a cost that grew with the year (M, day
+    -- 194: 10.6 million versions read, 0.56 million with the bound; the same rows out)
+    where marks.mark_date >= (select min(mark_date) from changed_keys)
 ),
 
 ranked as (

@@ -34,15 +34,21 @@ on_roll as (
       and (leaving_date is null or leaving_date >= {{ run_date() }})
 ),
 
+wanted_days as (
+    select urn, asof_date as calendar_date from asof_day
+    union all
+    select urn, previous_date from previous_day
+),
+
 stage_asof as (
-    -- the stages on the as-of and previous school days only (the table holds every day)
+    -- the stages on the as-of and previous school days only (the table holds every day);
+    -- the earliest of those days as a constant for the scan, which then skips the older
+    -- days' row groups instead of reading the year's 8 million pupil-days to probe the join
     select stage.*
     from {{ ref('fct_pupil_stage_daily') }} as stage
-    semi join (
-        select urn, asof_date as calendar_date from asof_day
-        union all
-        select urn, previous_date from previous_day
-    ) as wanted on wanted.urn = stage.urn and wanted.calendar_date = stage.calendar_date
+    semi join wanted_days as wanted
+        on wanted.urn = stage.urn and wanted.calendar_date = stage.calendar_date
+    where stage.calendar_date >= (select min(calendar_date) from wanted_days)
 ),
 
 today as (
