@@ -19,7 +19,7 @@ from datetime import date, datetime
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell._writer import write_cell
-from openpyxl.cell.cell import Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.chart import LineChart, Reference
 from openpyxl.comments.comment_sheet import CommentRecord
 from openpyxl.compat import safe_string
@@ -33,7 +33,7 @@ from openpyxl.worksheet.dimensions import SheetDimension
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from exports.csvout import neutralise
+from exports.csvout import FORMULA_STARTS, neutralise
 
 # One colour per priority level of exports.priority.REASONS (most urgent first): a strong tint
 # for the priority cell and a pale one for the rest of the row.
@@ -262,13 +262,16 @@ def _list_cells(ws: Worksheet, plist: pd.DataFrame, keys: list[str], kinds: list
 
 
 class _Body:
-    """The list's rows, ready to write: per row, each cell's column letter, style array and
-    XML after the style attribute. `_FastSheetWriter` writes them where openpyxl would have
-    written the same cells, numbering the styles as it goes (the same numbers, in the same
-    order, as the cells would have got), so the file is byte for byte the one the cells give
-    (tests/test_exports_xlsx_writer.py)."""
+    """Rows of a sheet, ready to write: per row, each written cell's column letter, style
+    array (None: no style) and XML after the style attribute. `_FastSheetWriter` writes them
+    where openpyxl would have written the same cells, numbering the styles as it goes (the
+    same numbers, in the same order, as the cells would have got), so the file is byte for
+    byte the one the cells give (tests/test_exports_xlsx_writer.py). `columns`: the widest
+    row's cells, written or not (an empty cell still counts in the sheet's dimension)."""
 
-    def __init__(self, rows: dict[int, list[tuple[str, StyleArray, str]]], columns: int) -> None:
+    def __init__(
+        self, rows: dict[int, list[tuple[str, StyleArray | None, str]]], columns: int
+    ) -> None:
         self.rows = rows
         self.columns = columns
 
@@ -278,11 +281,32 @@ class _Body:
         rows share a handful of arrays, and hashing one per cell was a third of the time."""
         parts = []
         for letter, array, rest in self.rows[row_idx]:
+            if array is None:
+                parts.append(f'<c r="{letter}{row_idx}"{rest}')
+                continue
             sid = ids.get(id(array))
             if sid is None:
                 sid = ids[id(array)] = styles.add(array)
             parts.append(f'<c r="{letter}{row_idx}" s="{sid}"{rest}')
         return "".join(parts)
+
+
+def _value_xml(value: object, scratch: Cell) -> tuple[bool, str | None] | None:
+    """What `put` and the sheet writer make of one value of a plain type: (whether the text
+    was neutralised, the cell's XML after its style attribute, None for an empty cell); None
+    for a value of any other type (a bool, a date: the caller makes cells instead)."""
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()  # numpy scalars
+    if value is None or (type(value) is float and math.isnan(value)):
+        return False, None
+    if type(value) is str:
+        text = neutralise(value)
+        return text != value, _text_xml(scratch.check_string(text))
+    if type(value) in (int, float):
+        number = safe_string(value)  # "" for infinity: an empty element
+        xml = f"<v>{_escape_text(number)}</v></c>" if number else "<v /></c>"
+        return False, f' t="n">{xml}'
+    return None
 
 
 def _text_xml(text: str) -> str:
@@ -291,6 +315,38 @@ def _text_xml(text: str) -> str:
     stripped = text.strip()
     space = ' xml:space="preserve"' if stripped and text != stripped else ""
     return f' t="inlineStr"><is><t{space}>{_escape_text(text)}</t></is></c>'
+
+
+def _column_xml(values: list, scratch: Cell) -> list[tuple[bool, str | None]] | None:
+    """`_value_xml` of every value of a column; None when one is of another type. A column
+    of text alone (names, UPNs, reasons) is rendered in one pass, without openpyxl's string
+    check per value: the check's two outcomes, an illegal character (an error) and text past
+    Excel's 32,767 characters (cut), are looked for in the whole column first, and a column
+    with either goes value by value as before."""
+    plain_text = all(type(v) is str and len(v) < 32767 for v in values)
+    if plain_text and not ILLEGAL_CHARACTERS_RE.search("".join(values)):
+        rendered: dict[str, tuple[bool, str]] = {}  # values repeat: Y/N, stages, reasons
+        out = []
+        for value in values:
+            found = rendered.get(value)
+            if found is None:
+                text = "'" + value if value.startswith(FORMULA_STARTS) else value
+                found = rendered[value] = (text != value, _text_xml(text))
+            out.append(found)
+        return out
+    out = []
+    seen: dict[tuple[type, object], tuple[bool, str | None]] = {}  # Y/N, stages, reasons
+    for value in values:
+        cached = type(value) in (str, int)
+        found = seen.get((type(value), value)) if cached else None
+        if found is None:
+            found = _value_xml(value, scratch)
+            if found is None:
+                return None
+            if cached:
+                seen[(type(value), value)] = found
+        out.append(found)
+    return out
 
 
 def _list_body(
@@ -302,35 +358,14 @@ def _list_body(
     missing values; None when a column holds anything else, and the cells are made instead.
     Cells were most of the time spent making a trust's 50 priority lists."""
     scratch = Cell(ws)  # to read strings as openpyxl does, and styles; never in the sheet
-    columns: list[list[tuple[object, str]]] = []
+    columns: list[list[tuple[bool, str]]] = []
     for key, kind in zip(keys, kinds, strict=True):
-        rendered = []
-        seen: dict[object, tuple[bool, str]] = {}  # values repeat: Y/N, stages, reasons
-        for original in plist[key].tolist():
-            cached = type(original) in (str, int)
-            known = seen.get((type(original), original)) if cached else None
-            if known is not None:
-                rendered.append(known)
-                continue
-            value = original
-            if kind == "percent":
-                value = _number(value)
-            if hasattr(value, "item") and not isinstance(value, str):
-                value = value.item()
-            if value is None or (type(value) is float and math.isnan(value)):
-                rendered.append((False, ' t="n" />'))
-            elif type(value) is str:
-                text = neutralise(value)
-                rendered.append((text != value, _text_xml(scratch.check_string(text))))
-            elif type(value) in (int, float):
-                number = safe_string(value)  # "" for infinity: an empty element
-                xml = f"<v>{_escape_text(number)}</v></c>" if number else "<v /></c>"
-                rendered.append((False, f' t="n">{xml}'))
-            else:
-                return None
-            if cached:
-                seen[(type(original), original)] = rendered[-1]
-        columns.append(rendered)
+        values = plist[key].tolist()
+        found = _column_xml([_number(v) for v in values] if kind == "percent" else values, scratch)
+        if found is None:
+            return None
+        # a styled cell is written even when empty
+        columns.append([(quoted, ' t="n" />' if rest is None else rest) for quoted, rest in found])
     letters = [get_column_letter(c) for c in range(1, len(keys) + 1)]
     arrays: dict[tuple[int, str, bool], StyleArray] = {}
     rows: dict[int, list[tuple[str, StyleArray, str]]] = {}
@@ -349,6 +384,34 @@ def _list_body(
             row.append((letters[c], array, rest))
         rows[i + 2] = row
     return _Body(rows, len(keys))
+
+
+def _plain_rows(ws: Worksheet, first: int, rows: list[list[object]]) -> _Body | None:
+    """Rows of values without a style from row `first` on, as `put` would make their cells
+    (text neutralised, and then marked with the quote prefix, the only style such a cell
+    gets; missing values not written); None when any value is of another type, and the
+    caller makes the cells instead. The praise sheet's pupils with full attendance, a few
+    hundred rows a school: made as cells, they were a fifth of its workbook's time."""
+    scratch = Cell(ws)  # to read strings as openpyxl does, and the quote prefix's style
+    scratch.quotePrefix = True
+    quoted_array = copy(scratch._style)
+    width = max(map(len, rows), default=0)
+    letters = [get_column_letter(c) for c in range(1, width + 1)]
+    columns = []
+    for c in range(width):
+        found = _column_xml([values[c] if c < len(values) else None for values in rows], scratch)
+        if found is None:
+            return None
+        columns.append(found)
+    body: dict[int, list[tuple[str, StyleArray | None, str]]] = {}
+    for i, values in enumerate(rows):
+        body[first + i] = [
+            (letters[c], quoted_array if quoted else None, rest)
+            for c in range(len(values))
+            for quoted, rest in (columns[c][i],)
+            if rest is not None
+        ]
+    return _Body(body, len(letters))
 
 
 def _summary_sheet(
@@ -413,20 +476,25 @@ def _summary_sheet(
     _fit_width(ws)
 
 
-def _praise_sheet(ws: Worksheet, full: pd.DataFrame, improved: pd.DataFrame, since: date) -> None:
+def _praise_sheet(
+    ws: Worksheet, full: pd.DataFrame, improved: pd.DataFrame, since: date
+) -> _Body | None:
+    """The pupils to praise; their rows with full attendance come back as a `_Body` (None:
+    written as cells)."""
     put(ws, 1, 1, "Pupils to praise").font = TITLE_FONT
     put(ws, 2, 1, f"Full attendance this half term (since {since.isoformat()})").font = Font(
         bold=True
     )
     _header(ws, 3, ["UPN", "Name", "Year", "Reg group", "Sessions attended"])
     row = 4
-    for rec in full.to_dict("records"):
-        for c, v in enumerate(
-            [rec["upn"], rec["name"], rec["year"], rec["reg_group"], rec["attended_sessions"]],
-            start=1,
-        ):
-            put(ws, row, c, v)
-        row += 1
+    columns = ["upn", "name", "year", "reg_group", "attended_sessions"]
+    values = [list(v) for v in zip(*(full[c].tolist() for c in columns), strict=True)]
+    body = _plain_rows(ws, row, values)
+    if body is None:
+        for r, rec in enumerate(values, start=row):
+            for c, v in enumerate(rec, start=1):
+                put(ws, r, c, v)
+    row += len(values)
     if full.empty:
         put(ws, row, 1, "No pupil has full attendance this half term yet.")
         row += 1
@@ -475,6 +543,7 @@ def _praise_sheet(ws: Worksheet, full: pd.DataFrame, improved: pd.DataFrame, sin
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A4"
     _fit_width(ws)
+    return body
 
 
 def priority_workbook(
@@ -500,14 +569,16 @@ def priority_workbook(
     _summary_sheet(
         wb.create_sheet("Summary"), school_name, trust_name, run_date, facts, weekly, urn
     )
-    _praise_sheet(wb.create_sheet("Pupils to praise"), praise_full, praise_improved, half_term_from)
+    praise = wb.create_sheet("Pupils to praise")
+    praise_body = _praise_sheet(praise, praise_full, praise_improved, half_term_from)
     stamp = datetime(run_date.year, run_date.month, run_date.day)
     wb.properties.creator = trust_name
     wb.properties.title = f"Priority list {urn} {run_date.isoformat()}"
     wb.properties.created = stamp
     wb.properties.modified = stamp
     wb.properties.lastModifiedBy = None
-    return fixed_zip(_save(wb, {ws.title: body} if body else None), stamp)
+    bodies = {sheet.title: b for sheet, b in ((ws, body), (praise, praise_body)) if b}
+    return fixed_zip(_save(wb, bodies), stamp)
 
 
 def _save(wb: Workbook, bodies: dict[str, _Body] | None = None) -> bytes:
@@ -524,6 +595,12 @@ def _save(wb: Workbook, bodies: dict[str, _Body] | None = None) -> bytes:
 def _escape_text(text: str) -> str:
     """XML character data escaped as ElementTree (and so openpyxl) escapes it."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_attribute(text: str) -> str:
+    """An XML attribute value escaped as ElementTree (and so et_xmlfile) escapes it."""
+    text = _escape_text(text).replace('"', "&quot;")
+    return text.replace("\r", "&#13;").replace("\n", "&#10;").replace("\t", "&#09;")
 
 
 def _plain_cell_xml(cell: Cell, styled: bool) -> str | None:
@@ -565,20 +642,30 @@ class _FastSheetWriter(WorksheetWriter):
         ref = f"{get_column_letter(min(cols))}{min(rows)}:{get_column_letter(max(cols))}{max(rows)}"
         self.xf.send(SheetDimension(ref).to_tree())
 
+    def rows(self):  # noqa: ANN201 (openpyxl's signature)
+        """openpyxl's rows, and the body's among them, in order."""
+        found = super().rows()
+        if not self.body:
+            return found
+        have = {r for r, _ in found}
+        found += [(r, []) for r in self.body.rows if r not in have]
+        return sorted(found, key=lambda item: item[0])
+
     def write_rows(self):  # noqa: ANN201 (openpyxl's signature)
         if not self.body:
             return super().write_rows()
         xf = self.xf.send(True)
         styles, ids = self.ws.parent._cell_styles, {}
         with xf.element("sheetData"):
-            for row_idx, row in self.rows():  # the body's rows are there: they have heights
+            for row_idx, row in self.rows():
                 if row_idx not in self.body.rows:
                     self.write_row(xf, row, row_idx)
                     continue
+                # the row element as et_xmlfile writes it (start tag, cells, end tag), as text
                 attrs = {"r": f"{row_idx}"}
                 attrs.update(self.ws.row_dimensions.get(row_idx, {}))
-                with xf.element("row", attrs):
-                    xf._file(self.body.row_xml(row_idx, ids, styles))
+                start = " ".join(f'{k}="{_escape_attribute(v)}"' for k, v in attrs.items())
+                xf._file(f"<row {start}>{self.body.row_xml(row_idx, ids, styles)}</row>")
         self.xf.send(None)
 
     def write_row(self, xf, row, row_idx):  # noqa: ANN001, ANN201 (openpyxl's signature)

@@ -82,7 +82,10 @@ def test_fast_writer_one_value(value: object) -> None:
     assert fixed_zip(_save(book()), STAMP) == _openpyxl_bytes(book())
 
 
-def _workbook(plist):  # noqa: ANN001, ANN202
+PRAISE_FULL_COLUMNS = ["upn", "name", "year", "reg_group", "attended_sessions"]
+
+
+def _workbook(plist, praise_full=None):  # noqa: ANN001, ANN202
     from exports.xlsx import priority_workbook
 
     weekly = pd.DataFrame({"week_start": [date(2026, 7, 13)], "100001": [95.0], "trust": [94.0]})
@@ -94,7 +97,9 @@ def _workbook(plist):  # noqa: ANN001, ANN202
         plist=plist,
         facts=[("Pupils on roll", 3)],
         weekly=weekly,
-        praise_full=pd.DataFrame(columns=["upn", "name", "year", "reg_group", "attended_sessions"]),
+        praise_full=pd.DataFrame(columns=PRAISE_FULL_COLUMNS)
+        if praise_full is None
+        else praise_full,
         praise_improved=pd.DataFrame(
             columns=[
                 "upn",
@@ -141,3 +146,34 @@ def test_list_rows_written_from_columns_give_the_cells_bytes(monkeypatch, extra)
     from_columns = _workbook(plist)
     monkeypatch.setattr(xlsx, "_list_body", lambda *args: None)
     assert from_columns == _workbook(plist)
+
+
+@pytest.mark.parametrize("extra", [None, True, date(2026, 7, 1)])
+def test_praise_rows_written_from_values_give_the_cells_bytes(monkeypatch, extra) -> None:
+    """The praise sheet's rows of pupils with full attendance are written from their values
+    (exports.xlsx._plain_rows), not as cells: the same bytes as the cells give, for awkward
+    text (neutralised text gets the quote prefix's style), numbers, missing values and rows
+    with nothing to write; a value of another type makes the cells instead."""
+    import numpy as np
+
+    import exports.xlsx as xlsx
+
+    names = [s for s in AWKWARD if isinstance(s, str)] + ["=1+1", "-3", None]
+    n = len(names)
+    full = pd.DataFrame(
+        {
+            "upn": [f"A{i:012d}" if i % 5 else None for i in range(n)],
+            "name": names,
+            "year": ["7", "=2", None, "11"] * (n // 4) + ["R"] * (n % 4),
+            "reg_group": [None] * n,
+            "attended_sessions": [np.int64(76), 0, float("nan"), 2.5, float("inf")] * (n // 5)
+            + [3] * (n % 5),
+        },
+    ).astype(object)
+    full.loc[0, ["upn", "name", "year", "attended_sessions"]] = None  # a row with nothing
+    if extra is not None:
+        full.loc[3, "reg_group"] = extra
+    plist = pd.DataFrame({"rank": [1], "priority": [1], "name": ["Pupil"]})
+    from_values = _workbook(plist, full)
+    monkeypatch.setattr(xlsx, "_plain_rows", lambda *args: None)
+    assert from_values == _workbook(plist, full)
