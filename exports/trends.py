@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 from attendance.calendar import SchoolCalendar, academic_year_start
@@ -178,11 +179,14 @@ def most_improved(sums: pd.DataFrame, history: pd.DataFrame, urn: str) -> pd.Dat
     mine = history[(history["urn"] == urn) & history["first_entry"].notna()]
     if mine.empty:
         return pd.DataFrame(columns=cols)
-    upns = mine["upn"].to_numpy()
-    entries = pd.Series(pd.to_datetime(mine["first_entry"]).dt.date.to_numpy(), index=upns)
-    exits = pd.Series(pd.to_datetime(mine["last_exit"]).dt.date.to_numpy(), index=upns)
-    last_kind = pd.Series(mine["last_kind"].to_numpy(), index=upns)
-    d = sums[(sums["urn"] == urn) & sums["upn"].isin(entries.index)]
+    # Looked up per pupil below: plain dicts (a Series lookup per pupil was most of the time)
+    upns = mine["upn"].tolist()
+    entries = dict(zip(upns, pd.to_datetime(mine["first_entry"]).dt.date.tolist(), strict=True))
+    exits = dict(zip(upns, pd.to_datetime(mine["last_exit"]).dt.date.tolist(), strict=True))
+    last_kind = dict(zip(upns, mine["last_kind"].tolist(), strict=True))
+    known = set(upns)  # a set lookup per row: pandas' isin on text took 4 ms a school
+    has_entry = np.fromiter((u in known for u in sums["upn"].tolist()), bool, len(sums))
+    d = sums[(sums["urn"] == urn).to_numpy(bool) & has_entry]
     if d.empty:
         return pd.DataFrame(columns=cols)
     columns = ["possible_sessions", "attended_sessions"]
@@ -195,7 +199,7 @@ def most_improved(sums: pd.DataFrame, history: pd.DataFrame, urn: str) -> pd.Dat
     ]
     rows = []
     for upn, pb, ps, ab, as_ in zip(per.index, *sides, strict=True):
-        if pd.isna(pb) or pd.isna(ps) or min(pb, ps) < MIN_SESSIONS_EACH_SIDE:
+        if pb != pb or ps != ps or min(pb, ps) < MIN_SESSIONS_EACH_SIDE:  # NaN: no sessions
             continue
         before = ab * 100.0 / pb
         since = as_ * 100.0 / ps
