@@ -7,10 +7,17 @@ import re
 import numpy as np
 import pandas as pd
 
-from attendance.upn import upn_problem
+from attendance.upn import upn_problems
 from ingestion.errors import FileRejected
 from ingestion.files import Delivery
-from ingestion.formats.table import by_value, first_error, map_unique, parse_dates, read_table
+from ingestion.formats.table import (
+    by_value,
+    first_error,
+    map_unique,
+    map_unique_together,
+    parse_dates,
+    read_table,
+)
 
 COLUMNS = [
     "UPN",
@@ -91,7 +98,7 @@ def _check(
     upn = by_value(table["UPN"], str.upper)
     error = pd.Series(None, index=table.index, dtype=object)
     error = first_error(error, table["_short"], "the row has fewer fields than the header")
-    error = error.where(error.notna(), map_unique(upn, upn_problem))
+    error = error.where(error.notna(), map_unique_together(upn, upn_problems))
     dob, bad_dob = parse_dates(table["Date of Birth"], "%Y-%m-%d")
     entry, bad_entry = parse_dates(table["Entry Date"], "%Y-%m-%d")
     leaving, bad_leaving = parse_dates(table["Leaving Date"], "%Y-%m-%d")

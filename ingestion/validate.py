@@ -16,8 +16,14 @@ import pandas as pd
 from attendance.calendar import SchoolCalendar
 from attendance.codes import code_sets, valid_code_mask
 from attendance.config import Academy
-from attendance.upn import upn_problem
-from ingestion.formats.table import clock_minutes, first_error, map_unique, register_minutes
+from attendance.upn import upn_problems
+from ingestion.formats.table import (
+    clock_minutes,
+    first_error,
+    map_unique,
+    map_unique_together,
+    register_minutes,
+)
 
 MISSING_CODES = {"", "-"}  # the register was due and no mark was entered
 PRESENT_CODES = {"/", "\\"}
@@ -56,7 +62,7 @@ class _DateChecks:
 
 
 def _upn_reasons(upns: pd.Series) -> pd.Series:
-    return map_unique(upns, upn_problem)
+    return map_unique_together(upns, upn_problems)
 
 
 def _expected_from_arrival(frame: pd.DataFrame, registers: dict[str, str]) -> pd.Series:
