@@ -41,7 +41,7 @@ class _DateChecks:
         self, dates: pd.Series, calendar: SchoolCalendar, extract_days: np.ndarray
     ) -> None:
         self.codes, uniques = pd.factorize(dates, use_na_sentinel=True)
-        days = [d if isinstance(d, date) else None for d in uniques]
+        days = [d if isinstance(d, date) else None for d in uniques.tolist()]
         register_days = set(calendar.register_days)
         closures = calendar.closures
 
@@ -272,7 +272,8 @@ def _ordinals(values: pd.Series) -> np.ndarray:
     as numbers instead of one Python comparison per record."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     numbers = np.array(
-        [float(d.toordinal()) if isinstance(d, date) else np.nan for d in uniques] + [np.nan]
+        [float(d.toordinal()) if isinstance(d, date) else np.nan for d in uniques.tolist()]
+        + [np.nan]
     )
     return numbers[codes]  # the sentinel -1 picks the trailing NaN
 

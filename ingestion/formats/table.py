@@ -218,10 +218,13 @@ def _read_unquoted(body: str, required: list[str], skip_lines: int) -> pd.DataFr
 
 def map_unique(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     """`values.map(fn)` with `fn` called once per distinct value: exports repeat the same
-    UPNs, dates and times thousands of times, and `fn` is Python. Missing values give None."""
+    UPNs, dates and times thousands of times, and `fn` is Python. Missing values give None.
+    The distinct values are taken as a list: iterating the Index `factorize` returns boxes
+    each element (about 0.8 us apiece, more than a cached `fn` costs), `tolist` gives the
+    same objects at once."""
     positions, uniques = pd.factorize(values, use_na_sentinel=True)
     results = np.empty(len(uniques) + 1, dtype=object)
-    results[:-1] = [fn(v) for v in uniques]
+    results[:-1] = [fn(v) for v in uniques.tolist()]
     results[-1] = None
     return pd.Series(results[positions], index=values.index)
 
@@ -243,7 +246,7 @@ def by_value(values: pd.Series, fn: Callable[[str], Any]) -> pd.Series:
     `.str`."""
     positions, uniques = pd.factorize(values, use_na_sentinel=True)
     results = np.empty(len(uniques) + 1, dtype=object)
-    results[:-1] = [fn(v) for v in uniques]
+    results[:-1] = [fn(v) for v in uniques.tolist()]
     results[-1] = np.nan
     return pd.Series(results[positions], index=values.index, dtype=object)
 
