@@ -25,7 +25,7 @@ from attendance.calendar import calendar_frame, load_calendars, trust_previous_s
 from attendance.config import load_trust
 from attendance.dbt_runner import write_build_fingerprint
 from attendance.home import Home
-from attendance.processes import worker_pool
+from attendance.processes import start_worker_server, worker_pool
 from ingestion import quality_gate, store
 from ingestion.ingest import (
     AcademyIngestReport,
@@ -149,6 +149,10 @@ def ingest_workers(academies: int) -> int:
     return max(1, min(workers, academies))
 
 
+# What the ingestion workers and the gatekeeper need, imported once in the server they fork
+# from (attendance.processes).
+WORKER_PRELOAD = ["ingestion.ingest"]
+
 # An academy's last gate batch is gated in its worker from this many records: GX's cost per
 # validation is then a small part of it, and shipping it to the main process would only
 # queue it there (M's small academies, whole years under one batch, were all gated there,
@@ -205,7 +209,7 @@ def ingest_all(
     jobs = [(home.root, urn, run_date, GATE_IN_WORKER_ROWS) for urn in urns]
     # GX is not preloaded: a worker imports it only if an academy has more than a batch to
     # gate (a full rebuild).
-    with worker_pool(workers, preload=["ingestion.ingest"]) as pool:
+    with worker_pool(workers, preload=WORKER_PRELOAD) as pool:
         results = pool.map(_stage_one, jobs)  # submits every job now
         if started is not None:
             started()
@@ -305,7 +309,7 @@ def build_and_gate(
     writes only the gate results and the ledger entries, and the export gate, which reads
     those, runs after both; `meanwhile` runs here while it does (the daily run begins its
     export: the schools' processes start and the marts are read)."""
-    with worker_pool(1, preload=["ingestion.ingest"]) as keeper:
+    with worker_pool(1, preload=WORKER_PRELOAD) as keeper:
         gated = keeper.submit(_finish_held, home.root, held) if held else None
         facts = keeper.submit(_quality_facts, home.root, run_date)
         try:
@@ -321,6 +325,8 @@ def build_and_gate(
 
 def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print) -> dict:
     """The whole daily job for one run date."""
+    if ingest_workers(2) > 1:  # the academies will ingest in worker processes
+        start_worker_server(WORKER_PRELOAD)
     from attendance.dbt_runner import warm_up
     from exports.build import export_session
 

@@ -41,6 +41,27 @@ def worker_pool(
     forkserver, not fork: the caller may hold dbt's threads and DuckDB handles (backfill runs
     dbt in this process, the exports run after it), which a plain fork would copy mid-flight.
     A server already started keeps the modules it preloaded first."""
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=_server(preload), initializer=initializer
+    )
+
+
+def start_worker_server(preload: list[str]) -> None:
+    """Start the server `worker_pool` forks from now, in the background, with `preload`
+    imported in it (nothing when it is already running).
+
+    The server is a fresh interpreter: importing pandas, pyarrow and the ingestion modules
+    takes it about half a second, and the first pool's first worker waits for that. Started
+    at the top of a daily run, it imports while the run reads its configuration, and the
+    ingestion pool finds it ready."""
+    from multiprocessing import forkserver
+
+    _server(preload)
+    forkserver.ensure_running()
+
+
+def _server(preload: list[str]) -> multiprocessing.context.BaseContext:
+    """The forkserver context, with `preload` for a server not yet started."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(preload)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer)
+    return context

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from attendance.processes import YOUNG_GENERATION_THRESHOLD, worker_pool
 from exports.build import school_pool
@@ -27,3 +31,39 @@ def test_other_workers_keep_the_default_collector():
     with worker_pool(1, preload=["attendance.processes"]) as pool:
         assert pool.submit(gc.get_threshold).result() == gc.get_threshold()
         assert pool.submit(gc.get_freeze_count).result() == 0
+
+
+_SERVER_SCRIPT = """
+import sys
+from attendance.processes import start_worker_server, worker_pool
+
+if __name__ == "__main__":
+    if sys.argv[1] == "early":
+        start_worker_server(["colorsys"])
+    with worker_pool(1, preload=[]) as pool:
+        in_worker = pool.submit(eval, "'colorsys' in __import__('sys').modules").result()
+    print(in_worker, "colorsys" in sys.modules)
+"""
+
+
+def test_a_server_started_early_is_the_one_pools_fork_from(tmp_path):
+    """run_day starts the workers' server first thing, so that it imports while the run reads
+    its configuration; the pools made later fork from it, with what it preloaded (here a
+    module nothing else imports), and the caller itself imports nothing of it."""
+    script = tmp_path / "server.py"
+    script.write_text(_SERVER_SCRIPT)
+    root = Path(__file__).resolve().parents[1]
+
+    def run(mode: str) -> str:
+        done = subprocess.run(
+            [sys.executable, str(script), mode],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    assert run("early") == "True False"
+    assert run("late") == "False False"  # the pool's own server preloads nothing
