@@ -25,7 +25,7 @@ from ingestion.errors import FileRejected
 from ingestion.files import PATTERNS, Delivery, discover, parse_ts
 from ingestion.formats import PARSERS, TABLES, api_json
 from ingestion.formats.api_json import Page, load_pages, pages_problem
-from ingestion.quality_gate import GateInput, run_gates
+from ingestion.quality_gate import GATED_COLUMNS, GateInput, gated_columns, run_gates
 from ingestion.read_cache import LedgerIndex
 from ingestion.reasons import reason_code, reason_codes
 from ingestion.rolls import Parsed, parse_rolls
@@ -395,7 +395,7 @@ def ingest_roll(
 
 # What the gate reads of a roll's valid rows (its rejected rows: the UPN alone), then status
 # and URN.
-ROLL_GATE_COLUMNS = ["upn", "date_of_birth", "nc_year", "entry_date", "leaving_date"]
+ROLL_GATE_COLUMNS = [c for c in GATED_COLUMNS["pupils"] if c not in {"status", "urn"}]
 
 
 @dataclass
@@ -572,12 +572,12 @@ def check_parsed(
     rejected = np.bincount(owner[status == "rejected"], minlength=len(batch))
     missing = np.bincount(owner[status == "missing"], minlength=len(batch))
     warnings = np.bincount(owner[issues["severity"].to_numpy() == "warning"], minlength=len(batch))
-    gate = checked.frame.drop(columns=["error"])
+    # The gate's columns only (GATED_COLUMNS): what a pending delivery carries to its gate.
+    gate = gated_columns("marks", checked.frame)
     gate["status"] = checked.status
     gate["urn"] = academy.urn
 
-    cut_marks, cut_issues, cut_gate = (checked.cuts(t) for t in (marks, issues, gate))
-    gate = gate.drop(columns=["_part"])  # once for the batch, not per delivery
+    cut_marks, cut_issues, cut_gate = (checked.cuts(t) for t in (marks, issues, checked.frame))
     out = []
     for i, item in enumerate(batch):
         delivery = item.delivery

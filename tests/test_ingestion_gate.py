@@ -12,7 +12,19 @@ import pytest
 
 from ingestion.dq_report import academy_markdown, gate_rows
 from ingestion.ingest import ingest_academy
-from ingestion.quality_gate import run_gate
+from ingestion.quality_gate import (
+    DAYS_AFTER,
+    DELIVERY,
+    GATED_COLUMNS,
+    UPN_IN_DELIVERY,
+    URN_IS_OWN,
+    _batch_checks,
+    _columns_read,
+    _marks_checks,
+    _roll_checks,
+    gated_columns,
+    run_gate,
+)
 from tests.builders import URN, upn, write_config, write_long_csv, write_roll
 
 EXTRACTED = datetime(2025, 9, 8, 18, 30)
@@ -102,6 +114,30 @@ def test_roll_suite():
         "leaving date: not before the entry date": 1,
     }
     assert not result["passed"]
+
+
+def test_a_pending_delivery_keeps_every_column_the_gate_reads():
+    """Only GATED_COLUMNS travel with a delivery pending its gate: they must hold every column
+    a check reads, in both forms, besides the per-row columns the batch form derives."""
+    derived = {DAYS_AFTER, DELIVERY, UPN_IN_DELIVERY, URN_IS_OWN}
+    suites = {
+        "marks": [_marks_checks(URN, EXTRACTED), _batch_checks("marks")],
+        "pupils": [_roll_checks(URN), _batch_checks("pupils")],
+    }
+    for family, forms in suites.items():
+        read = {c for checks in forms for c in _columns_read(checks)} - derived
+        assert read <= set(GATED_COLUMNS[family]), family
+
+
+def test_the_gate_reads_the_same_from_the_gated_columns_alone():
+    frame = marks_frame([{}, {"upn": upn(2), "code": "Q9"}, {"upn": "A1", "status": "rejected"}])
+    frame = frame.assign(source_file="registers_x.csv", source_row=[2, 3, 4], arrival_time=None)
+    kept = gated_columns("long_csv", frame)
+    assert list(kept.columns) == [c for c in frame.columns if c in GATED_COLUMNS["marks"]]
+    assert "source_file" not in kept
+    whole = run_gate("long_csv", frame, URN, EXTRACTED, "registers_x")
+    assert run_gate("long_csv", kept, URN, EXTRACTED, "registers_x") == whole
+    assert not whole["passed"]
 
 
 def test_gate_results_are_kept_per_delivery_and_shown_in_the_report(tmp_path):
