@@ -8,8 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
+from attendance.home import Home
+from attendance.pipeline import ingests_in_workers
 from attendance.processes import YOUNG_GENERATION_THRESHOLD, worker_pool
 from exports.build import school_pool
+from tests.builders import write_config
 
 
 def test_school_workers_collect_garbage_as_batch_work_wants(monkeypatch):
@@ -67,3 +72,24 @@ def test_a_server_started_early_is_the_one_pools_fork_from(tmp_path):
 
     assert run("early") == "True False"
     assert run("late") == "False False"  # the pool's own server preloads nothing
+
+
+def test_the_workers_server_is_started_only_for_a_trust_that_ingests_in_workers(
+    tmp_path, monkeypatch
+):
+    """run_day starts the server when the academies will ingest in worker processes: not for
+    a one-academy trust (it ingests in the run's own process), nor when one worker is asked
+    for; for two academies and two workers it does."""
+    monkeypatch.setenv("ATTENDANCE_INGEST_WORKERS", "2")
+    one, two = tmp_path / "one", tmp_path / "two"
+    write_config(one)
+    write_config(two)
+    trust_file = two / "config" / "trust.yml"
+    trust = yaml.safe_load(trust_file.read_text())
+    trust["academies"].append({**trust["academies"][0], "urn": "140002", "laestab": "9312002"})
+    trust_file.write_text(yaml.safe_dump(trust, sort_keys=False))
+
+    assert not ingests_in_workers(Home(one))
+    assert ingests_in_workers(Home(two))
+    monkeypatch.setenv("ATTENDANCE_INGEST_WORKERS", "1")
+    assert not ingests_in_workers(Home(two))
