@@ -22,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from attendance.heavy_imports import collector_paused
 from attendance.home import REPO_ROOT, Home
 
 log = logging.getLogger(__name__)
@@ -115,12 +116,13 @@ def warm_up(home: Home) -> None:
     That is most of dbt's start-up (about 1.5 s), and a caller with other work in flight can
     pay it there: `run_day` calls this in a thread while its worker processes ingest. Only a
     saved parse is loaded (a new one is left to the build); any failure is left for the build
-    to meet and report."""
+    to meet and report. With the garbage collector paused (attendance.heavy_imports)."""
     try:
-        import dbt.adapters.duckdb  # noqa: F401
-        from dbt.cli.main import dbtRunner  # noqa: F401
+        with collector_paused():
+            import dbt.adapters.duckdb  # noqa: F401
+            from dbt.cli.main import dbtRunner  # noqa: F401
 
-        parsed_manifest(home, parse=False)
+            parsed_manifest(home, parse=False)
     except Exception:  # the build will raise it where it can be reported
         log.debug("dbt warm-up failed; the build starts dbt itself", exc_info=True)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import date
 
 import numpy as np
@@ -28,6 +27,7 @@ import pandas as pd
 
 from attendance.calendar import SchoolCalendar, load_calendars
 from attendance.config import load_trust
+from attendance.heavy_imports import great_expectations, gx_context
 from attendance.home import Home
 from ingestion import store
 
@@ -130,15 +130,6 @@ def _in_suite_order(results) -> list:
     return sorted(results, key=lambda r: r.expectation_config.meta["position"])
 
 
-def _context(gx):
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    # no progress bars: they would fill the task logs
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
-
-
 def _outcome(result) -> dict:
     """One expectation's outcome as the report keeps it: counts only, never values (the
     unexpected values themselves could be UPNs)."""
@@ -161,10 +152,8 @@ class _Checkpoint:
     per academy on that academy's dataframe (the fallback of `_outcomes`)."""
 
     def __init__(self) -> None:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-        import great_expectations as gx
-
-        context = _context(gx)
+        gx = great_expectations()
+        context = gx_context()
         asset = context.data_sources.add_pandas("marts").add_dataframe_asset("mart_pupil_status")
         batch = asset.add_batch_definition_whole_dataframe("academy")
         suite = context.suites.add(_suite(gx))
@@ -194,14 +183,13 @@ def _outcomes(status: pd.DataFrame, urns: list[str]) -> dict[str, list[dict]]:
     COMPLETE) that are its own; the outcome keeps the per-academy rule's wording, so the report
     and the reasons read the same. If GX raises on any expectation, each academy is validated
     alone."""
-    import great_expectations as gx
-
+    gx = great_expectations()
     data = status.reset_index(drop=True)
     owner = pd.Categorical(data["urn"], categories=urns).codes  # -1: not one of `urns`
     data[URN_UPN] = (data["urn"].astype(str) + "|" + data["upn"].astype(str)).where(
         data["upn"].notna()
     )
-    context = _context(gx)
+    context = gx_context()
     batch = (
         context.data_sources.add_pandas("marts")
         .add_dataframe_asset("mart_pupil_status")

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import wait
+from concurrent.futures import ProcessPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -25,7 +25,7 @@ from attendance.calendar import calendar_frame, load_calendars, trust_previous_s
 from attendance.config import load_trust
 from attendance.dbt_runner import write_build_fingerprint
 from attendance.home import Home
-from attendance.processes import start_worker_server, worker_pool
+from attendance.processes import start_worker_server, tune_gc_for_batch_work, worker_pool
 from ingestion import quality_gate, store
 from ingestion.ingest import (
     AcademyIngestReport,
@@ -294,6 +294,12 @@ def _quality_facts(root: Path, run_date: date) -> pd.DataFrame:
     return quality_facts(home, trust, run_date, load_calendars(home, trust))
 
 
+def gatekeeper() -> ProcessPoolExecutor:
+    """The one process `build_and_gate` gates in beside dbt: work that makes many short-lived
+    objects and exits, so its collector is tuned for that (`tune_gc_for_batch_work`)."""
+    return worker_pool(1, preload=WORKER_PRELOAD, initializer=tune_gc_for_batch_work)
+
+
 @dataclass
 class Built:
     """What `build_and_gate` hands to the exports."""
@@ -319,8 +325,13 @@ def build_and_gate(
     imported. Nothing dbt reads waits on it: the marks are written before their gate, which
     writes only the gate results and the ledger entries, and the export gate, which reads
     those, runs after both; `meanwhile` runs here while it does (the daily run begins its
-    export: the schools' processes start and the marts are read)."""
-    with worker_pool(1, preload=WORKER_PRELOAD) as keeper:
+    export: the schools' processes start and the marts are read).
+
+    The gatekeeper collects garbage as batch work wants (`tune_gc_for_batch_work`), and GX is
+    imported with the collector paused (attendance.heavy_imports): with both, its CPU in a
+    daily run at M went 7.86 -> 6.25 s by the means of 8 alternating runs a side, the whole
+    run 28.5 -> 26.2 s (a slow hour), the exports byte-identical."""
+    with gatekeeper() as keeper:
         gated = keeper.submit(_finish_held, home.root, held) if held else None
         facts = keeper.submit(_quality_facts, home.root, run_date)
         try:

@@ -12,15 +12,15 @@ a run after a crash writes the same bytes; `summary` goes into the ledger. A fai
 of error severity fails the gate for that delivery, which the exports step may use to hold an
 academy's exports back.
 
-GX is imported inside the functions (it takes seconds to import) with telemetry off. A GX
-validation costs a few tenths of a second whatever its size, so ingestion gates its deliveries
-in batches (`run_gates`: one validation per kind of frame and batch, across academies, results
-still per delivery and equal to `run_gate`'s).
+GX is imported inside the functions (it takes seconds to import), first by `warm_up`: with
+telemetry off and the garbage collector paused (attendance.heavy_imports). A GX validation
+costs a few tenths of a second whatever its size, so ingestion gates its deliveries in batches
+(`run_gates`: one validation per kind of frame and batch, across academies, results still per
+delivery and equal to `run_gate`'s).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from attendance.codes import code_table
+from attendance.heavy_imports import gx_context
 
 UPN_PATTERN = r"^[A-HJ-NP-RT-Z][0-9]{11}[0-9A-HJ-NP-RT-Z]$"
 NC_YEARS = ["N1", "N2", "R", *[str(n) for n in range(1, 15)]]
@@ -64,24 +65,17 @@ _CONTEXT: Any = None
 
 
 def _context() -> Any:
-    """One ephemeral GX context per process (no files, no telemetry, no progress bars)."""
+    """One ephemeral GX context per process (attendance.heavy_imports)."""
     global _CONTEXT
     if _CONTEXT is None:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        _CONTEXT = context
+        _CONTEXT = gx_context()
     return _CONTEXT
 
 
 def warm_up() -> None:
     """Import GX and make the context now: a caller that will gate later (pipeline.ingest_all)
-    pays the seconds of GX's import while its workers are still busy, not after them."""
-    import great_expectations.expectations  # noqa: F401
-
+    pays the seconds of GX's import while its workers are still busy, not after them. The
+    gates call it first too, so that GX is imported the one way (`heavy_imports`)."""
     _context()
 
 
@@ -409,6 +403,7 @@ def run_gate(
 ) -> dict[str, Any]:
     """Validate one parsed delivery. `frame` holds every parsed record with a `status` column
     (loaded | rejected | missing | duplicate) and `urn`; returns the JSON-ready result."""
+    warm_up()
     gate = GateInput(kind, frame, urn, extracted_at, name)
     checks = _roll_checks(urn) if kind == "pupils" else _marks_checks(urn, extracted_at)
     data = _prepared(_family(kind), frame)
@@ -444,6 +439,7 @@ def run_gates(gates: list[GateInput]) -> list[dict[str, Any]]:
     that include the delivery. If GX raises on any check of a batch, each delivery is
     validated alone.
     """
+    warm_up()
     results: dict[int, dict[str, Any]] = {}
     groups: dict[tuple, list[int]] = {}
     for i, gate in enumerate(gates):

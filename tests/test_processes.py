@@ -10,8 +10,9 @@ from pathlib import Path
 
 import yaml
 
+from attendance.heavy_imports import collector_paused, great_expectations, gx_context
 from attendance.home import Home
-from attendance.pipeline import ingests_in_workers
+from attendance.pipeline import gatekeeper, ingests_in_workers
 from attendance.processes import YOUNG_GENERATION_THRESHOLD, worker_pool
 from exports.build import school_pool
 from tests.builders import write_config
@@ -93,3 +94,43 @@ def test_the_workers_server_is_started_only_for_a_trust_that_ingests_in_workers(
     assert ingests_in_workers(Home(two))
     monkeypatch.setenv("ATTENDANCE_INGEST_WORKERS", "1")
     assert not ingests_in_workers(Home(two))
+
+
+def test_heavy_imports_pause_the_collector_and_restore_it():
+    """GX and dbt are imported with the cyclic collector paused (attendance/heavy_imports.py);
+    afterwards it is as it was, enabled or not, also when the block raises."""
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    try:
+        with collector_paused():
+            raise KeyError("x")
+    except KeyError:
+        pass
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that paused it keeps it paused
+    finally:
+        gc.enable()
+
+
+def test_gx_contexts_come_ready_and_leave_the_collector_on():
+    context = gx_context()
+    assert gc.isenabled()
+    assert context.variables.progress_bars.globally is False
+    assert great_expectations().__name__ == "great_expectations"
+    assert os.environ["GX_ANALYTICS_ENABLED"] == "False"
+
+
+def test_the_gatekeeper_collects_garbage_as_batch_work_wants():
+    """The daily run's gatekeeper (GX's validations, the year's ledger read for the report)
+    is tuned like the schools' workers; this process is left as it was."""
+    before = gc.get_threshold()
+    with gatekeeper() as keeper:
+        assert keeper.submit(gc.get_threshold).result() == (YOUNG_GENERATION_THRESHOLD, 50, 100)
+        assert keeper.submit(gc.get_freeze_count).result() > 1000
+    assert gc.get_threshold() == before
