@@ -506,6 +506,26 @@ def _batch_results(family: str, data: pd.DataFrame, loaded: np.ndarray) -> list:
     return results
 
 
+def _unexpected_values(expectation: Any, data: pd.DataFrame, index: np.ndarray) -> list[Any]:
+    """A check's unexpected values at the batch's rows `index`, read from the batch itself, in
+    the form GX lists them. GX's list stops at 200 values (`MAX_RESULT_RECORDS`) while its
+    index list does not, and a batch of many deliveries can hold more failures than that: the
+    examples of a delivery whose failures come later in the batch are then read here. The
+    check on days after the extraction shows the date itself, as the single form does."""
+    if len(index) == 0:
+        return []
+    column = getattr(expectation, "column", None)
+    if column == DAYS_AFTER:
+        return list(data["mark_date"].to_numpy(object)[index])
+    if column is not None:
+        return list(data[column].iloc[index])
+    column_a = getattr(expectation, "column_A", None)
+    if column_a is not None:
+        pair = data.iloc[index]
+        return list(zip(pair[column_a].values, pair[expectation.column_B].values, strict=True))
+    return data[list(expectation.column_list)].iloc[index].to_dict("records")
+
+
 def _run_batch(family: str, gates: list[GateInput]) -> list[dict[str, Any]] | None:
     checks = _batch_checks(family)
     data = _batch_prepare(family, gates)
@@ -521,8 +541,8 @@ def _run_batch(family: str, gates: list[GateInput]) -> list[dict[str, Any]] | No
         domain = loaded if expectation.row_condition is not None else np.ones(len(data), bool)
         index = np.asarray(detail.get("unexpected_index_list") or [], dtype=np.int64)
         values = list(detail.get("unexpected_list") or [])
-        if getattr(expectation, "column", None) == DAYS_AFTER:
-            values = list(data["mark_date"].to_numpy(object)[index]) if len(index) else []
+        if getattr(expectation, "column", None) == DAYS_AFTER or len(values) < len(index):
+            values = _unexpected_values(expectation, data, index)
         column = getattr(expectation, "column", None)
         missing = data[column].isna().to_numpy() if column in data else np.zeros(len(data), bool)
         elements = np.bincount(owner[domain], minlength=len(gates))

@@ -220,6 +220,50 @@ def test_batched_gate_equals_one_gate_per_delivery():
     assert alone[7]["passed"] == alone[6]["passed"]
 
 
+def test_batched_gate_names_examples_past_the_200_failures_gx_lists():
+    """GX lists at most 200 unexpected values while it indexes every unexpected row: a
+    delivery whose failures come after another's 250 in the batch still gets its own
+    examples, counts and result (the batch once failed with an IndexError here)."""
+    day = date(2025, 9, 8)
+    many = _marks([{"upn": upn(n), "code": "Q9", "minutes_late": 300} for n in range(250)], day)
+    few = _marks([{}, {"upn": upn(2), "code": "Q8"}, {"upn": upn(3), "minutes_late": 241}], day)
+    gates = [
+        GateInput("long_csv", many, URN, datetime(2025, 9, 8, 18), "many"),
+        GateInput("long_csv", few, URN, datetime(2025, 9, 8, 19), "few"),
+    ]
+    assert quality_gate._run_batch("marks", gates) is not None
+    batched = run_gates(gates)
+    alone = [run_gate(g.kind, g.frame, g.urn, g.extracted_at, g.name) for g in gates]
+    assert batched == alone
+    code = [r for r in batched[1]["results"] if r["check"].startswith("code")][0]
+    late = [r for r in batched[1]["results"] if r["check"].startswith("minutes late")][0]
+    assert (code["unexpected_count"], code["examples"]) == (1, ["Q8"])
+    assert (late["unexpected_count"], late["examples"]) == (1, [241])
+    assert batched[0]["results"][2]["unexpected_count"] == 250
+
+    def roll(n: int) -> pd.DataFrame:  # every pupil left before joining: a pair check fails
+        return pd.DataFrame(
+            {
+                "urn": URN,
+                "upn": [upn(i) for i in range(n)],
+                "date_of_birth": [date(2016, 1, 1)] * n,
+                "nc_year": "4",
+                "entry_date": [date(2020, 9, 1)] * n,
+                "leaving_date": [date(2019, 1, 1)] * n,
+                "status": "loaded",
+            }
+        )
+
+    rolls = [
+        GateInput("pupils", roll(250), URN, datetime(2025, 9, 1, 7), "big"),
+        GateInput("pupils", roll(2), URN, datetime(2025, 9, 2, 7), "small"),
+    ]
+    assert quality_gate._run_batch("pupils", rolls) is not None
+    assert run_gates(rolls) == [
+        run_gate(g.kind, g.frame, g.urn, g.extracted_at, g.name) for g in rolls
+    ]
+
+
 def test_rolls_parsed_together_equal_each_alone(tmp_path):
     """Snapshots with bad rows, a duplicate, an unreadable file and the same pupils in
     every snapshot (a UPN is a duplicate only within its own snapshot)."""
