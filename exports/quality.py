@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from attendance.calendar import SchoolCalendar, academic_year_start
 from attendance.config import Trust
 from attendance.home import Home
+from ingestion.files import PATTERNS
 from ingestion.read_cache import LedgerIndex, StampedCache, cache_path
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,20 @@ def _issue_reasons(rows: dict, run_date: date) -> list[object]:
     return [reason for reason, day in rows["rows"] if day is not None and day <= d]
 
 
+# Rejections in roll snapshots are named as such: the record counts beside the reasons are of
+# register marks, and "the UPN appears more than once" (say) means something else in a roll.
+ROLL_PREFIX = "pupil roll: "
+
+
+def _is_roll(issues_file: str) -> bool:
+    """Whether an issues file (named `<delivery key>.parquet`) is a roll snapshot's."""
+    stem = issues_file.removesuffix(".parquet")
+    return PATTERNS["pupils"].match(f"{stem}.csv") is not None
+
+
 def _rejection_reasons(home: Home, urn: str, run_date: date) -> str:
-    """The most frequent reasons records or files were rejected, with counts."""
+    """The most frequent reasons records or files were rejected, with counts; those from roll
+    snapshots begin with ROLL_PREFIX."""
     folder = home.warehouse / "issues" / urn
     try:
         with os.scandir(folder) as entries:
@@ -150,7 +163,10 @@ def _rejection_reasons(home: Home, urn: str, run_date: date) -> str:
         except (OSError, ValueError):
             continue
         if rows is not None:
-            found.append(_issue_reasons(rows, run_date))
+            reasons = _issue_reasons(rows, run_date)
+            if _is_roll(name):
+                reasons = [f"{ROLL_PREFIX}{r}" if isinstance(r, str) else r for r in reasons]
+            found.append(reasons)
     cache.save()
     if not found:
         return ""

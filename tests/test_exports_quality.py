@@ -63,6 +63,9 @@ def test_quality_counts_from_the_ledger_and_issues(tmp_path: Path) -> None:
     _issues(home, "r19", "2025-11-19T18:30:00", ["unknown code 'Q9'"] * 2 + ["bad UPN"])
     _issues(home, "r20", "2025-11-20T07:00:00", ["whole delivery rejected: not a CSV"])
     _issues(home, "r24", "2025-11-24T18:30:00", ["after D"] * 5)
+    # A roll snapshot's rejected rows are reasons too, named as the roll's (not in the counts
+    # of register marks beside them).
+    _issues(home, "pupils_20251118T070000", "2025-11-18T07:00:00", ["NC Year must be 1-14"])
     trust = load_trust(home)
     calendars = load_calendars(home, trust)
     # Only count school days from 17 Nov: pretend earlier ones were delivered.
@@ -77,7 +80,8 @@ def test_quality_counts_from_the_ledger_and_issues(tmp_path: Path) -> None:
     assert row["records_loaded"] == 120 and row["records_rejected"] == 3
     assert row["missing_marks"] == 2 and row["warnings"] == 1
     assert row["rejection_reasons"] == (
-        "unknown code 'Q9' (2); bad UPN (1); whole delivery rejected: not a CSV (1)"
+        "unknown code 'Q9' (2); bad UPN (1); pupil roll: NC Year must be 1-14 (1); "
+        "whole delivery rejected: not a CSV (1)"
     )
     # 20 Nov's only delivery was rejected and 21 Nov's is waiting for pages: neither counts.
     assert row["delivery_for_run_date"] == "N"
