@@ -26,6 +26,7 @@ from attendance.config import Trust
 from attendance.home import Home
 from ingestion.files import PATTERNS
 from ingestion.read_cache import LedgerIndex, StampedCache, cache_path
+from ingestion.reasons import reason_codes
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +175,25 @@ def _rejection_reasons(home: Home, urn: str, run_date: date) -> str:
     reasons = reasons.fillna("unknown").value_counts()
     reasons = reasons.sort_index().sort_values(ascending=False, kind="stable")
     shown = [f"{reason} ({count})" for reason, count in reasons.head(REASONS_SHOWN).items()]
-    if len(reasons) > REASONS_SHOWN:
-        shown.append(f"and {len(reasons) - REASONS_SHOWN} other reasons")
+    rest = reasons.iloc[REASONS_SHOWN:]
+    if len(rest):
+        shown.append(f"and {len(rest)} other reasons ({_by_code(rest)})")
     return "; ".join(shown)
+
+
+def _by_code(reasons: pd.Series) -> str:
+    """Counts of reasons (text -> count) by their reason code, most first: reasons that name
+    a value (a UPN's check letters, a date) are many distinct texts of one kind, and a
+    trust's worth of wrong check letters must not hide as 'and 77 other reasons'."""
+    texts = [str(r) for r in reasons.index]
+    plain = pd.Series([t.removeprefix(ROLL_PREFIX) for t in texts], dtype=object)
+    codes = [
+        f"{ROLL_PREFIX}{code}" if text.startswith(ROLL_PREFIX) else code
+        for text, code in zip(texts, reason_codes(plain).fillna("unknown"), strict=True)
+    ]
+    totals = pd.Series(reasons.to_numpy(), index=codes).groupby(level=0).sum()
+    totals = totals.sort_index().sort_values(ascending=False, kind="stable")
+    return ", ".join(f"{code}: {count}" for code, count in totals.items())
 
 
 def quality_rows(

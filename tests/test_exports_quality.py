@@ -192,3 +192,20 @@ def test_full_attendance_and_most_improved() -> None:
             "back_to_stage_0": date(2025, 10, 9),
         }
     ]
+
+
+def test_reasons_beyond_the_first_five_are_counted_by_kind(tmp_path: Path) -> None:
+    """Reasons naming a value (a wrong check letter) are many texts of one kind: beyond the five
+    most frequent they are totalled by reason code, not waved away as 'other reasons'."""
+    write_config(tmp_path)
+    home = Home(tmp_path)
+    letters = [f"UPN check letter is '{c}', expected 'Z'" for c in "ABCDEFG"]
+    reasons = [r for n, r in enumerate(letters) for _ in range(10 - n)]  # 10, 9, ... 4
+    _issues(home, "r19", "2025-11-19T18:30:00", reasons + ["code 'ZZ' is not a DfE code"] * 2)
+    _issues(home, "pupils_20251118T070000", "2025-11-18T07:00:00", ["NC Year must be 1-14"] * 3)
+    trust = load_trust(home)
+    rows = quality_rows(home, trust, date(2025, 11, 21), load_calendars(home, trust), {})
+    shown = [f"{letters[n]} ({10 - n})" for n in range(5)]
+    assert rows.iloc[0]["rejection_reasons"] == "; ".join(shown) + (
+        "; and 4 other reasons (upn_invalid: 9, pupil roll: roll_field_invalid: 3, code_unknown: 2)"
+    )
