@@ -240,6 +240,10 @@ def _as_timestamps(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _plain(value: Any) -> Any:
+    """An example value as plain JSON: dates as ISO dates (a column pair's come from GX as
+    numpy datetimes), numpy scalars as Python ones, missing values as None."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return None
     if isinstance(value, pd.Timestamp | datetime):

@@ -114,6 +114,8 @@ def test_roll_suite():
         "leaving date: not before the entry date": 1,
     }
     assert not result["passed"]
+    pair = [r for r in result["results"] if r["check"].startswith("leaving date")][0]
+    assert pair["examples"] == [["2019-01-01", "2020-09-01"]]  # (leaving, entry) as ISO dates
 
 
 def test_a_pending_delivery_keeps_every_column_the_gate_reads():
