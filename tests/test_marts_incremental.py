@@ -349,3 +349,24 @@ def test_promises_key_checked_month_by_month_finds_every_duplicate(chain):
         marks = ", ".join("?" for _ in row)
         con.execute(f"insert into fct_pupil_day values ({marks})", list(row))
     run_dbt(home, "test", END, extra=["--select", "fct_pupil_day,test_name:promises"])
+
+
+def test_a_home_moved_to_another_path_stays_incremental(chain, tmp_path):
+    """The marks files the incremental models recorded are named relative to the marks folder:
+    a home restored or mounted elsewhere (times kept, as `cp -a` or a volume does) builds
+    incrementally, not from every file again, and to the same tables."""
+    import shutil
+
+    home, _, _ = chain
+    moved = Home.resolve(shutil.copytree(home.root, tmp_path / "elsewhere", symlinks=True))
+    before = tables(home)
+    build(moved, END)
+    assert read_mart(moved, "select mode from int_marks_current_build")["mode"].tolist() == [
+        "incremental"
+    ]
+    assert plan(moved)[0] == "incremental"
+    recorded = read_mart(moved, "select filename from stg_mark_versions_files")["filename"]
+    assert not recorded.str.startswith("/").any()
+    after = tables(moved)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(before[name], after[name], check_dtype=False, obj=name)

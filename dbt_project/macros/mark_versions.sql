@@ -43,7 +43,7 @@
   {% elif plan.files %}
     insert into {{ mark_versions_files() }}
     select filename, size, last_modified from {{ marks_files() }}
-    where filename in (select unnest({{ plan.files }}));
+    where filename in (select unnest({{ plan.names }}));
   {% else %}
     select 1
   {% endif %}

@@ -14,8 +14,21 @@
    earlier D, a new academic year, a file changed or gone, --full-refresh, no record) rebuilds
    from every version. #}
 
+{% macro marks_root() -%}
+  {{ env_var('ATTENDANCE_HOME') }}/warehouse/marks/
+{%- endmacro %}
+
 {% macro marks_glob() -%}
-  {{ env_var('ATTENDANCE_HOME') }}/warehouse/marks/*/*.parquet
+  {{ marks_root() }}*/*.parquet
+{%- endmacro %}
+
+{# A marks file's name as the records keep it: relative to the marks folder
+   (`<URN>/<delivery>.parquet`), so that a home restored or mounted at another path (a
+   container's volume, a new disk) still finds its recorded files and stays incremental,
+   instead of reading every file again. #}
+{% macro marks_relative(column) -%}
+  case when starts_with({{ column }}, '{{ marks_root() }}')
+       then substr({{ column }}, {{ marks_root() | length + 1 }}) else {{ column }} end
 {%- endmacro %}
 
 {% macro marks_current_files() -%}
@@ -26,7 +39,8 @@
   {{ this.schema }}.int_marks_current_build
 {%- endmacro %}
 
-{# {'mode': 'full'} or {'mode': 'incremental', 'files': [new file paths]} #}
+{# {'mode': 'full'} or {'mode': 'incremental', 'files': [new files' paths], 'names': [their
+   names as recorded (marks_relative)]} #}
 {% macro marks_current_plan() %}
   {% if not execute or flags.FULL_REFRESH or not is_incremental() %}
     {{ return({'mode': 'full'}) }}
@@ -72,7 +86,12 @@
     where filename not in (select filename from {{ files_table }})
     order by filename
   {% endset %}
-  {{ return({'mode': 'incremental', 'files': run_query(new_files).columns[0].values() | list}) }}
+  {% set names = run_query(new_files).columns[0].values() | list %}
+  {% set files = [] %}
+  {% for name in names %}
+    {% do files.append(name if name.startswith('/') else marks_root() ~ name) %}
+  {% endfor %}
+  {{ return({'mode': 'incremental', 'files': files, 'names': names}) }}
 {% endmacro %}
 
 {# Pre-hook: a full build over the existing table starts from an empty one (the table is kept
@@ -100,10 +119,10 @@
     select blob.filename, blob.size, blob.last_modified
     from {{ marks_files() }} as blob
     inner join (
-        select filename
+        select {{ marks_relative('filename') }} as filename
         from read_parquet({{ "'" ~ marks_glob() ~ "'" if plan.mode == 'full' else files }},
                           filename = true)
-        group by filename
+        group by all
         having max(cast(extracted_at as date)) <= {{ run_date() }}
            and max(mark_date) <= {{ run_date() }}
     ) as known on known.filename = blob.filename;

@@ -6,6 +6,7 @@
 -- before anything was computed; and both now see the same set of files.
 -- Ordered by name: stored in the folder's order (no `order by`), DuckDB 2.0 read every
 -- file's content as well (0.7 s against 0.15 s at M, measured).
-select filename, size, last_modified
+-- Names relative to the marks folder (macros/marks_current.sql, marks_relative).
+select {{ marks_relative('filename') }} as filename, size, last_modified
 from read_blob('{{ marks_glob() }}')
 order by filename
