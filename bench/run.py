@@ -9,7 +9,9 @@ each step in a fresh child process (bench/worker.py, memory sampled over its pro
           extracted up to the day before (one new day of deliveries, full dbt build, exports);
 - growth: the same daily run for school day 20 and school day 180;
 - peers:  the pandas peer on the landing files and the bare DuckDB pass over the canonical
-          parquet, for the last school day, with their agreement with mart_pupil_status.
+          parquet, for the last school day, with their agreement with mart_pupil_status;
+- messy:  the full rebuild on a copy of the trust with faults injected in every academy
+          (bench/mess.py), with whether ingestion rejected exactly the injected records.
 
 The daily and growth cases reuse the full run's ingestion outputs (bench/state.py), so `full`
 runs first. Each of them runs `--repeat` times (3) from the same state (a copy of the home taken
@@ -35,13 +37,14 @@ from datetime import date
 from pathlib import Path
 
 from attendance.home import REPO_ROOT, Home
+from bench import mess
 from bench.agree import agreement, platform_measures
 from bench.datasets import CACHE, SIZES, Size, cached_home, fresh_home, generation_summary
 from bench.days import school_days
 from bench.measure import measure_module, measure_step
 from bench.state import ingested_up_to
 
-CASES = ("full", "daily", "growth", "peers")
+CASES = ("full", "daily", "growth", "peers", "messy")
 GROWTH_DAYS = (20, 180)
 # Ingestion's outputs are only ever replaced by rename, never written into (bench/state.py):
 # a copy of a home can share them by hard link. Everything else (the DuckDB file, dbt's
@@ -152,6 +155,22 @@ class SizeRun:
         result["run_date"] = d
         return self._save("full", result)
 
+    def messy(self, profile: bool) -> dict:
+        """The full rebuild of a messy copy of the trust (beside the clean one: hard links and
+        a few hundred edited files), and whether ingestion rejected exactly what was injected."""
+        d = self.days[-1]
+        source = self.base / "messy"
+        self.log(f"[{self.size.name}] injecting faults into a copy of the trust ...")
+        mess.make_messy(self.source, source, log=self.log)  # seconds at M: always made afresh
+        self.log(f"[{self.size.name}] full rebuild of the messy trust for {d}")
+        home = fresh_home(source, self.base / "runs" / "messy")
+        prof = self.results / "messy.prof" if profile else None
+        result = measure_step("run", home, d, self.results / "messy_step.json", prof)
+        result["dbt_models"] = dbt_model_seconds(home)
+        result["run_date"] = d
+        result["mess"] = mess.compare(mess.expected(mess.load_faults(source)), mess.rejected(home))
+        return self._save("messy", result)
+
     def dailies(self, cases: list[tuple[int, str]], profile: bool, repeat: int = 1) -> list[dict]:
         """Daily runs for school days k (named cases), each `repeat` times from the state the
         previous day's build left, taking turns round by round: the growth cases' runs are
@@ -239,6 +258,15 @@ def _fmt(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.1f}"
 
 
+def _split(r: dict | None) -> str:
+    """A run's seconds with its phases: `total (ingest/build/export)`."""
+    if r is None:
+        return "-"
+    p = r["phases"]
+    parts = "/".join(_fmt(p.get(k)) for k in ("ingest", "build", "export"))
+    return f"{_fmt(r['seconds'])} ({parts})"
+
+
 def report(sizes: list[str], cache: Path = CACHE) -> str:
     """The markdown table of docs/benchmarks.md from whatever results exist."""
     head = (
@@ -257,13 +285,6 @@ def report(sizes: list[str], cache: Path = CACHE) -> str:
         except FileNotFoundError:
             marks = "-"
 
-        def split(r: dict | None) -> str:
-            if r is None:
-                return "-"
-            p = r["phases"]
-            parts = "/".join(_fmt(p.get(k)) for k in ("ingest", "build", "export"))
-            return f"{_fmt(r['seconds'])} ({parts})"
-
         peak = max((r["peak_tree_rss_mb"] for r in (full, daily, d20, d180) if r), default=None)
         pandas_s = peers.get("pandas", {}).get("seconds")
         duck_s = peers.get("duckdb", {}).get("seconds")
@@ -271,14 +292,30 @@ def report(sizes: list[str], cache: Path = CACHE) -> str:
         vs_pandas = pandas_s / full["seconds"] if full and pandas_s else None
         vs_duck = full["phases"]["build"] / duck_s if full and duck_s else None
         rows.append(
-            f"| {name} | {marks} | {split(full)} | "
-            f"{'-' if peak is None else f'{peak / 1024:.2f}'} | {split(daily)} | "
+            f"| {name} | {marks} | {_split(full)} | "
+            f"{'-' if peak is None else f'{peak / 1024:.2f}'} | {_split(daily)} | "
             f"{_fmt(d20 and d20['seconds'])} | {_fmt(d180 and d180['seconds'])} | "
             f"{'-' if growth is None else f'{growth:.2f}'} | {_fmt(pandas_s)} | "
             f"{'-' if vs_pandas is None else f'{vs_pandas:.2f}x'} | {_fmt(duck_s)} | "
             f"{'-' if vs_duck is None else f'{vs_duck:.1f}x'} |"
         )
-    return head + "\n".join(rows) + "\n"
+    table = head + "\n".join(rows) + "\n"
+    messy = [(name, load(name, "messy", cache)) for name in sizes]
+    if any(r for _, r in messy):
+        table += (
+            "\n| size | messy trust: full rebuild s (ingest / dbt / export) | peak memory GB "
+            "| records injected as faults | records rejected | exactly the injected |\n"
+            "| --- | --- | --- | --- | --- | --- |\n"
+        )
+        for name, r in messy:
+            if r:
+                m = r["mess"]
+                table += (
+                    f"| {name} | {_split(r)} | {r['peak_tree_rss_mb'] / 1024:.2f} | "
+                    f"{m['records_injected']:,} | {m['records_rejected']:,} | "
+                    f"{'yes' if m['exact'] else 'NO'} |\n"
+                )
+    return table
 
 
 def hotspots(prof: Path, limit: int = 15) -> list[tuple[str, float, float]]:
@@ -337,6 +374,8 @@ def main(argv: list[str] | None = None) -> None:
                     run.dailies(wanted, args.profile, args.repeat)
             if "peers" in cases:
                 run.peers()
+            if "messy" in cases and not (args.reuse and load(name, "messy", args.cache)):
+                run.messy(args.profile)
             print(f"[{name}] done in {time.perf_counter() - t0:.0f} s")
     table = report(sizes, args.cache)
     (args.cache / "report.md").write_text(table)

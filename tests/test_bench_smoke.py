@@ -22,7 +22,7 @@ from bench.state import ingested_up_to
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
-    run.main(["--sizes", "micro", "--cases", "full,peers", "--cache", str(root)])
+    run.main(["--sizes", "micro", "--cases", "full,peers,messy", "--cache", str(root)])
     return root
 
 
@@ -45,6 +45,17 @@ def test_peers_agree_with_the_marts_for_every_pupil(cache):
 def test_report_table_has_the_size_row(cache):
     table = (cache / "report.md").read_text()
     assert table.splitlines()[2].startswith("| micro | ")
+    messy = table.split("\n\n")[1].splitlines()
+    assert messy[0].startswith("| size | messy trust: full rebuild s")
+    assert messy[2].startswith("| micro | ") and messy[2].endswith("| yes |")
+
+
+def test_the_messy_trust_is_rejected_exactly_as_injected(cache):
+    """The messy case's full rebuild (bench/mess.py; its own tests check every format)."""
+    messy = json.loads((cache / "micro" / "results" / "messy.json").read_text())
+    assert set(messy["phases"]) == {"ingest", "build", "export"}
+    assert messy["mess"]["differences"] == []
+    assert messy["mess"]["records_rejected"] == messy["mess"]["records_injected"] > 0
 
 
 def test_state_holds_exactly_the_deliveries_extracted_by_the_cutoff(cache, tmp_path):
