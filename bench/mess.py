@@ -17,8 +17,10 @@ Per academy (file choices seeded by the academy's place in the trust):
 - a record repeated with another code, in each of 2 files                   -> conflict (2)
 - a file cut short in transfer (a CSV's last record, half an API page)      -> file_truncated /
                                                                                file_unreadable
-- a roll snapshot with an impossible NC Year, another with a pupil twice    -> roll_field_invalid
+- a roll snapshot with an impossible NC Year; another with a pupil twice,
+  the rows differing (reg group), and a pupil's row repeated exactly        -> roll_field_invalid
                                                                                / roll_duplicate (2)
+                                                                               / nothing rejected
 - every fifth academy from the third: a week of an unmapped local present
   mark ("PR" for every "/" and "\\" in 5 consecutive register files)        -> code_unknown
 """
@@ -203,8 +205,10 @@ class _Academy:
         taken, pool[:] = pool[:want], pool[want:]
         return taken
 
-    def _fault(self, name: str, fault: str, code: str, records: int) -> None:
-        if records:
+    def _fault(self, name: str, fault: str, code: str, records: int, none: bool = False) -> None:
+        """Record a fault giving `records` rejected records (`none`: a fault that must give
+        none, recorded all the same)."""
+        if records or none:
             self.faults.append(Fault(self.urn, name, delivery_key(name), fault, code, records))
 
     def _pick(self, cells: list, n: int) -> list:
@@ -261,19 +265,26 @@ class _Academy:
             self._fault(name, "unmapped local present mark", "code_unknown", len(present))
 
     def bad_rolls(self) -> None:
-        """Two snapshots (after the first), or both faults in one when there is only one."""
+        """Two snapshots (after the first), or all three faults in one when there is only one."""
         names = self._take(self.rolls, 2)
         if not names:
             return
         table = self._roll(names[0])
-        i, j = self._pick(table.rows, 2)
+        i, j, k = self._pick(table.rows, 3)
         table.set(i, table.nc_year, NC_YEAR_BAD)
         self._fault(names[0], "impossible NC Year", "roll_field_invalid", 1)
         if len(names) > 1:
             table = self._roll(names[1])
-            (j,) = self._pick(table.rows, 1)
-        table.text.lines.insert(j + 1, table.text.lines[j])
-        self._fault(names[-1], "a pupil listed twice", "roll_duplicate", 2)
+            j, k = self._pick(table.rows, 2)
+        # Inserted from the bottom up, so that the first insertion does not move the second.
+        values, end = _fields(table.text.lines[j])
+        values[table.reg_group] += "X"
+        first, second = sorted([(j, ",".join(values) + end), (k, table.text.lines[k])])
+        table.text.lines.insert(second[0] + 1, second[1])
+        table.text.lines.insert(first[0] + 1, first[1])
+        self._fault(names[-1], "a pupil listed twice, the rows differing", "roll_duplicate", 2)
+        # The same row twice is one pupil said twice: kept once, a warning, nothing rejected.
+        self._fault(names[-1], "a pupil's row repeated exactly", "roll_repeated_row", 0, True)
 
     def _roll(self, name: str) -> _Csv:
         text = self.edited.setdefault(name, _Text(self.folder / name))
@@ -282,6 +293,7 @@ class _Academy:
         header, _ = _fields(text.lines[0])
         table.width, table.upn = len(header), header.index("UPN")
         table.nc_year = header.index("NC Year")
+        table.reg_group = header.index("Reg Group")
         table.rows = [
             i
             for i in range(1, len(text.lines))

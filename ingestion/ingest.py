@@ -412,7 +412,7 @@ def _roll_outputs(
     """`_RollOutputs` of readable snapshots (by delivery key), made for all of them at once
     and cut back out: pandas' and Arrow's cost is mostly per call (98 snapshots of ~2,400
     rows: the Arrow conversion 0.62 CPU-s one by one, 0.2 together). Each gate frame is what
-    the snapshot alone gives: its valid rows, then its rejected ones."""
+    the snapshot alone gives: its valid rows, then its rows rejected or repeated."""
     if not parsed:
         return {}
     goods = [good for good, _ in parsed]
@@ -424,9 +424,11 @@ def _roll_outputs(
     part = np.repeat(np.arange(len(parsed)), [len(good) for good in goods])
     bads = [bad for _, bad in parsed]
     if any(len(bad) for bad in bads):
-        rejected = pd.DataFrame(
-            {"upn": pd.concat([bad["upn"] for bad in bads]).to_numpy(), "status": "rejected"}
-        )
+        noted = pd.concat(bads)
+        # A row repeated whole is in the valid rows once already: its copy is a duplicate, as
+        # a repeated mark is in the marks' gate frames.
+        status = np.where(noted["status"].to_numpy() == "rejected", "rejected", "duplicate")
+        rejected = pd.DataFrame({"upn": noted["upn"].to_numpy(), "status": status})
         gate = pd.concat([gate, rejected], ignore_index=True)
         part = np.concatenate([part, np.repeat(np.arange(len(parsed)), [len(b) for b in bads])])
         order = np.argsort(part, kind="stable")  # each snapshot's valid rows, then rejected

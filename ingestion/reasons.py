@@ -132,6 +132,12 @@ REASONS: list[tuple[str, str, str]] = [
         "The pupil roll lists this UPN twice: correct the duplicate record in the MIS.",
     ),
     (
+        r"the same pupil row appears twice in the roll",
+        "roll_repeated_row",
+        "No action needed: a pupil's row repeated exactly was kept once (if it repeats, the "
+        "MIS export may be listing pupils twice: worth a look).",
+    ),
+    (
         r"(Date of Birth|Entry Date|Leaving Date|NC Year|FSM|SEN|EAL|Home LA) ",
         "roll_field_invalid",
         "A pupil roll field is not in the expected form: correct it in the MIS and re-export.",

@@ -36,6 +36,7 @@ COLUMNS = [
     "Home LA",
 ]
 NC_YEARS = {"N1", "N2", "R", *[str(n) for n in range(1, 15)]}
+REPEATED_ROW = "the same pupil row appears twice in the roll (kept once)"
 OUT = {
     "UPN": "upn",
     "Surname": "surname",
@@ -52,7 +53,8 @@ OUT = {
 
 
 def parse_roll(delivery: Delivery) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(valid roll rows, rejected rows with reasons). Raises FileRejected for unreadable files."""
+    """(valid roll rows, rows noted with reasons: rejected, or repeated whole and kept once).
+    Raises FileRejected for unreadable files."""
     (result,) = parse_rolls([delivery])
     if isinstance(result, FileRejected):
         raise result
@@ -63,7 +65,7 @@ Parsed = tuple[pd.DataFrame, pd.DataFrame] | FileRejected
 
 
 def parse_rolls(deliveries: list[Delivery]) -> list[Parsed]:
-    """`parse_roll` for many snapshots: for each, its (valid rows, rejected rows), or the
+    """`parse_roll` for many snapshots: for each, its (valid rows, rows noted), or the
     FileRejected that makes it unreadable. The readable ones are checked stacked, one pandas
     call per check for them all: a snapshot is a few hundred rows, so checking each alone was
     mostly pandas' cost per call (an academy's year of 39 snapshots one by one: 1.0 CPU-s,
@@ -118,9 +120,18 @@ def _check(
         ~map_unique(table["Home LA"], lambda v: bool(re.fullmatch(r"\d{3}", v))).astype(bool),
         "Home LA must be 3 digits",
     )
-    # Once in its own snapshot: the same pupil is in every snapshot of the year.
-    duplicate = pd.DataFrame({"part": part, "upn": upn}).duplicated(keep=False) & error.isna()
-    error = first_error(error, duplicate, "the UPN appears more than once in the roll")
+    # A valid row repeated whole (an export joining a table twice) is one pupil said twice:
+    # kept once, with a warning. Rejecting both copies would take the child off the roll, and
+    # off every list built on it, for a glitch that leaves no doubt about the pupil.
+    whole = table[COLUMNS].assign(UPN=upn, _part=part)
+    repeated = whole.duplicated(keep="first") & error.isna()
+    # Once in its own snapshot: the same pupil is in every snapshot of the year. Rows that
+    # differ cannot both be right, and neither can be believed over the other.
+    keys = pd.DataFrame({"part": part, "upn": upn})
+    duplicate = keys[~repeated].duplicated(keep=False).reindex(table.index, fill_value=False)
+    error = first_error(
+        error, duplicate & error.isna(), "the UPN appears more than once in the roll"
+    )
 
     names = np.array([d.files[0].name for d in deliveries], dtype=object)
     times = pd.Series([d.extracted_at for d in deliveries])
@@ -134,19 +145,21 @@ def _check(
     roll["source_row"] = table["_line"]
     roll["extracted_at"] = times.iloc[part].to_numpy()
     failed = error.notna().to_numpy()
-    good_all = roll.loc[~failed]
+    noted = failed | repeated.to_numpy()
+    good_all = roll.loc[~noted]
     bad_all = pd.DataFrame(
         {
             "source_file": roll["source_file"],
             "source_row": table["_line"],
             "upn": roll["upn"],
-            "severity": "error",
-            "status": "rejected",
-            "reason": error,
+            "severity": np.where(failed, "error", "warning"),
+            # As the marks' repeats are: the record is loaded (once), the copy noted.
+            "status": np.where(failed, "rejected", "loaded"),
+            "reason": error.where(failed, REPEATED_ROW),
         }
-    ).loc[failed]
-    good_cuts = np.searchsorted(part[~failed], np.arange(len(tables) + 1))
-    bad_cuts = np.searchsorted(part[failed], np.arange(len(tables) + 1))
+    ).loc[noted]
+    good_cuts = np.searchsorted(part[~noted], np.arange(len(tables) + 1))
+    bad_cuts = np.searchsorted(part[noted], np.arange(len(tables) + 1))
     out = []
     for i in range(len(tables)):
         good = good_all.iloc[good_cuts[i] : good_cuts[i + 1]].reset_index(drop=True)

@@ -265,13 +265,14 @@ def test_batched_gate_names_examples_past_the_200_failures_gx_lists():
 
 
 def test_rolls_parsed_together_equal_each_alone(tmp_path):
-    """Snapshots with bad rows, a duplicate, an unreadable file and the same pupils in
-    every snapshot (a UPN is a duplicate only within its own snapshot)."""
+    """Snapshots with bad rows, a duplicate, a row repeated exactly, an unreadable file and the
+    same pupils in every snapshot (a UPN is a duplicate only within its own snapshot)."""
     pupils = [{"upn": upn(n)} for n in range(1, 8)]
     write_roll(tmp_path, pupils, date(2025, 9, 3))
     bad = [
         *pupils[:3],
-        {"upn": upn(2)},  # twice in this snapshot
+        {"upn": upn(2), "reg_group": "4B"},  # twice in this snapshot, the rows differing
+        {"upn": upn(3)},  # its row again, exactly: kept once
         {"upn": upn(9), "dob": "2016-13-01"},
         {"upn": upn(10), "nc_year": "X"},
         {"upn": "A12345678901Z"},
@@ -294,13 +295,17 @@ def test_rolls_parsed_together_equal_each_alone(tmp_path):
         for a, b in zip(one, other, strict=True):
             pd.testing.assert_frame_equal(a, b)
     assert isinstance(together[3], FileRejected)
-    rejected = together[1][1]
-    assert list(rejected["source_row"]) == [3, 5, 6, 7, 8, 9]
+    noted = together[1][1]
+    rejected = noted[noted["status"] == "rejected"]
+    assert list(rejected["source_row"]) == [3, 5, 7, 8, 9, 10]
     assert rejected["reason"].str.contains("more than once").sum() == 2
+    repeat = noted[noted["status"] != "rejected"]
+    assert list(repeat["source_row"]) == [6] and list(repeat["severity"]) == ["warning"]
+    assert list(together[1][0]["upn"]) == [upn(1), upn(3)]  # upn(2) rejected, upn(3) once
     assert len(together[0][1]) == len(together[4][1]) == 0
     assert together[4][0]["upn"].iloc[0] == upn(1)
     # Their files' tables and gate frames, made for the readable snapshots together, are
-    # each what the snapshot alone gives (its valid rows, then its rejected ones).
+    # each what the snapshot alone gives (its valid rows, then its rows rejected or repeated).
     readable = [
         (d.key, r) for d, r in zip(deliveries, together, strict=True) if r is not together[3]
     ]
@@ -311,6 +316,8 @@ def test_rolls_parsed_together_equal_each_alone(tmp_path):
         assert made[key].table.equals(own.table) and made[key].table.num_rows == len(one[0])
         pd.testing.assert_frame_equal(made[key].gate, own.gate)
     gate = made[keys[1]].gate
-    assert list(gate["status"]) == ["loaded"] * 2 + ["rejected"] * 6
+    assert (
+        list(gate["status"]) == ["loaded"] * 2 + ["rejected"] * 2 + ["duplicate"] + ["rejected"] * 4
+    )  # in the file's order: lines 3, 5, 6 (the repeat), 7-10
     assert gate["upn"].iloc[0] == upn(1) and (gate["urn"] == URN).all()
     assert made[keys[2]].table.num_rows == 0 and made[keys[2]].gate.empty
