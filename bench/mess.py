@@ -88,16 +88,20 @@ def _fields(line: str) -> tuple[list[str], str]:
 
 
 class _Csv:
-    """The records of a CSV export: (line, column) cells of its codes and its UPN column."""
+    """The records of a CSV export (a register or a roll): the (line, column) cells of its
+    codes, its columns by name."""
 
     def __init__(self, text: _Text, kind: str) -> None:
         self.text = text
         at = next(i for i, line in enumerate(text.lines) if "UPN" in line)
         header, _ = _fields(text.lines[at].lstrip("\ufeff"))
         self.width = len(header)
+        self.column = {name: i for i, name in enumerate(header)}
         self.upn = header.index("UPN")
         if kind == "weekly_grid_csv":
             self.codes = list(range(header.index("Week Beginning") + 1, len(header)))
+        elif kind == "pupils":
+            self.codes = []
         else:
             self.codes = [header.index("Mark")]
         self.rows = [
@@ -271,14 +275,14 @@ class _Academy:
             return
         table = self._roll(names[0])
         i, j, k = self._pick(table.rows, 3)
-        table.set(i, table.nc_year, NC_YEAR_BAD)
+        table.set(i, table.column["NC Year"], NC_YEAR_BAD)
         self._fault(names[0], "impossible NC Year", "roll_field_invalid", 1)
         if len(names) > 1:
             table = self._roll(names[1])
             j, k = self._pick(table.rows, 2)
         # Inserted from the bottom up, so that the first insertion does not move the second.
         values, end = _fields(table.text.lines[j])
-        values[table.reg_group] += "X"
+        values[table.column["Reg Group"]] += "X"
         first, second = sorted([(j, ",".join(values) + end), (k, table.text.lines[k])])
         table.text.lines.insert(second[0] + 1, second[1])
         table.text.lines.insert(first[0] + 1, first[1])
@@ -287,19 +291,7 @@ class _Academy:
         self._fault(names[-1], "a pupil's row repeated exactly", "roll_repeated_row", 0, True)
 
     def _roll(self, name: str) -> _Csv:
-        text = self.edited.setdefault(name, _Text(self.folder / name))
-        table = _Csv.__new__(_Csv)
-        table.text = text
-        header, _ = _fields(text.lines[0])
-        table.width, table.upn = len(header), header.index("UPN")
-        table.nc_year = header.index("NC Year")
-        table.reg_group = header.index("Reg Group")
-        table.rows = [
-            i
-            for i in range(1, len(text.lines))
-            if '"' not in text.lines[i] and len(_fields(text.lines[i])[0]) == table.width
-        ]
-        return table
+        return _Csv(self.edited.setdefault(name, _Text(self.folder / name)), "pupils")
 
     def mess(self, index: int) -> None:
         self.truncated()
