@@ -428,10 +428,10 @@ def _roll_outputs(
         # A row repeated whole is in the valid rows once already: its copy is a duplicate, as
         # a repeated mark is in the marks' gate frames.
         status = np.where(noted["status"].to_numpy() == "rejected", "rejected", "duplicate")
-        rejected = pd.DataFrame({"upn": noted["upn"].to_numpy(), "status": status})
-        gate = pd.concat([gate, rejected], ignore_index=True)
+        extra = pd.DataFrame({"upn": noted["upn"].to_numpy(), "status": status})
+        gate = pd.concat([gate, extra], ignore_index=True)
         part = np.concatenate([part, np.repeat(np.arange(len(parsed)), [len(b) for b in bads])])
-        order = np.argsort(part, kind="stable")  # each snapshot's valid rows, then rejected
+        order = np.argsort(part, kind="stable")  # each snapshot's valid rows, then noted
         gate, part = gate.take(order), part[order]
     gate["urn"] = urn
     cuts = np.searchsorted(part, np.arange(len(parsed) + 1))

@@ -120,15 +120,16 @@ def _check(
         ~map_unique(table["Home LA"], lambda v: bool(re.fullmatch(r"\d{3}", v))).astype(bool),
         "Home LA must be 3 digits",
     )
-    # A valid row repeated whole (an export joining a table twice) is one pupil said twice:
-    # kept once, with a warning. Rejecting both copies would take the child off the roll, and
-    # off every list built on it, for a glitch that leaves no doubt about the pupil.
-    whole = table[COLUMNS].assign(UPN=upn, _part=part)
-    repeated = whole.duplicated(keep="first") & error.isna()
-    # Once in its own snapshot: the same pupil is in every snapshot of the year. Rows that
-    # differ cannot both be right, and neither can be believed over the other.
+    # Once in its own snapshot: the same pupil is in every snapshot of the year. Rows of one
+    # UPN that differ cannot both be right, and neither can be believed over the other: all
+    # are rejected. A valid row repeated whole (an export joining a table twice) is one pupil
+    # said twice: kept once, with a warning. Rejecting it would take the child off the roll,
+    # and off every list built on it, for a glitch that leaves no doubt about the pupil.
     keys = pd.DataFrame({"part": part, "upn": upn})
-    duplicate = keys[~repeated].duplicated(keep=False).reindex(table.index, fill_value=False)
+    first = ~table[COLUMNS].assign(UPN=upn, _part=part).duplicated(keep="first")
+    clashing = pd.MultiIndex.from_frame(keys[first][keys[first].duplicated(keep=False)])
+    duplicate = pd.MultiIndex.from_frame(keys).isin(clashing)
+    repeated = ~first & ~duplicate & error.isna()
     error = first_error(
         error, duplicate & error.isna(), "the UPN appears more than once in the roll"
     )

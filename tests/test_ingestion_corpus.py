@@ -465,8 +465,9 @@ def test_rolls_latest_snapshot_joiners_and_leavers(tmp_path):
 def test_a_roll_row_repeated_exactly_is_kept_once_rows_that_differ_are_rejected(tmp_path):
     """Roll of 10 Sep: pupil 1's row twice, exactly (an export listing a pupil twice: kept
     once, a warning, so the child stays on the roll and on every list built on it); pupil 2
-    twice with different reg groups (neither can be believed: both rejected, so pupil 2's
-    mark of 11 Sep is not on the roll); pupil 3 once."""
+    twice with different reg groups (neither can be believed: both rejected); pupil 3's row,
+    the same again, and a third that differs (all three rejected: the repeat is no help when
+    the pupil's rows clash). Pupils 2 and 3 are then not on the roll for their 11 Sep marks."""
     home = make_home(tmp_path, ["roll_repeats"], roll=False, valid=False)
     out = ingest(home)
     assert out.issue_at(4, "pupils") == [
@@ -476,18 +477,21 @@ def test_a_roll_row_repeated_exactly_is_kept_once_rows_that_differ_are_rejected(
         3: "roll_duplicate",
         4: "roll_repeated_row",
         5: "roll_duplicate",
+        6: "roll_duplicate",
+        7: "roll_duplicate",
+        8: "roll_duplicate",
     }
     roll = _read_all(home.rolls_dir / URN)
-    assert sorted(roll["upn"]) == sorted([P1, P3])
-    assert out.codes_by_line("registers_20250911T183000") == {3: "not_on_roll"}  # pupil 2
+    assert list(roll["upn"]) == [P1]
+    assert out.codes_by_line("registers_20250911T183000") == {3: "not_on_roll", 4: "not_on_roll"}
     entry = out.ledger["pupils_20250910T070000"]
-    assert (entry["records_loaded"], entry["records_rejected"], entry["warnings"]) == (2, 2, 1)
-    # Only the rejected rows are quarantined; the gate sees all five rows, the copy as a
+    assert (entry["records_loaded"], entry["records_rejected"], entry["warnings"]) == (1, 5, 1)
+    # Only the rejected rows are quarantined; the gate sees all seven rows, the copy as a
     # duplicate, and passes (each stored pupil once).
     rejected = pd.read_csv(home.quarantine / URN / "pupils_20250910T070000" / "rejected.csv")
-    assert list(rejected["source_row"]) == [3, 5]
+    assert list(rejected["source_row"]) == [3, 5, 6, 7, 8]
     gate = json.loads((home.warehouse / "gate" / URN / "pupils_20250910T070000.json").read_text())
-    assert (gate["passed"], gate["records"]) == (True, 5)
+    assert (gate["passed"], gate["records"]) == (True, 7)
 
 
 def test_unrecognised_files_are_reported_not_read(tmp_path):
