@@ -28,7 +28,7 @@ from ingestion.formats.api_json import Page, load_pages, pages_problem
 from ingestion.quality_gate import GATED_COLUMNS, GateInput, gated_columns, run_gates
 from ingestion.read_cache import LedgerIndex
 from ingestion.reasons import reason_code, reason_codes
-from ingestion.rolls import Parsed, parse_rolls
+from ingestion.rolls import CARRIED_ROW, Parsed, carry_forward, parse_rolls
 from ingestion.validate import Delivered, check_many
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,15 @@ class _Rolls:
         if not known:
             return None
         _, key = max(known)
+        return self.snapshot(key)
+
+    def before(self, when: datetime, key: str, ignore: set[str]) -> tuple[datetime, str] | None:
+        """The stored snapshot extracted last before (`when`, `key`), by time then name, not
+        counting the snapshots `ignore` (being ingested again: their files are stale)."""
+        known = [(t, k) for k, t in self.times.items() if (t, k) < (when, key) and k not in ignore]
+        return max(known) if known else None
+
+    def snapshot(self, key: str) -> pd.DataFrame:
         if key not in self.frames:
             self.frames = {key: pd.read_parquet(self.folder / f"{key}.parquet")}
         return self.frames[key]
@@ -390,7 +399,9 @@ def ingest_roll(
         store.remove(path)
     else:
         _write_issues(_issue_frame(delivery, bad), path)
-    return _loaded(delivery, ledger, _counts(bad), len(good), outputs.gate, report)
+    carried = int((bad["reason"] == CARRIED_ROW).sum()) if len(bad) else 0
+    # The delivery's own records loaded: rows carried from the previous roll are not its.
+    return _loaded(delivery, ledger, _counts(bad), len(good) - carried, outputs.gate, report)
 
 
 # What the gate reads of a roll's valid rows (its rejected rows: the UPN alone), then status
@@ -422,7 +433,9 @@ def _roll_outputs(
     ).replace_schema_metadata(None)
     gate = stacked[ROLL_GATE_COLUMNS].assign(status="loaded")
     part = np.repeat(np.arange(len(parsed)), [len(good) for good in goods])
-    bads = [bad for _, bad in parsed]
+    # A row carried from the previous roll is among the valid rows already; its warning is
+    # not another record.
+    bads = [bad[bad["reason"] != CARRIED_ROW] for _, bad in parsed]
     if any(len(bad) for bad in bads):
         noted = pd.concat(bads)
         # A row repeated whole is in the valid rows once already: its copy is a duplicate, as
@@ -450,9 +463,10 @@ class _RollParser:
     (`parse_rolls`) as the ingestion loop reaches them, with their outputs made together
     (`_roll_outputs`)."""
 
-    def __init__(self, deliveries: list[Delivery], urn: str) -> None:
+    def __init__(self, deliveries: list[Delivery], urn: str, rolls: _Rolls) -> None:
         self.waiting = [d for d in deliveries if d.kind == "pupils"]
         self.urn = urn
+        self.rolls = rolls
         self.parsed: dict[str, Parsed] = {}
         self.outputs: dict[str, _RollOutputs] = {}
 
@@ -460,7 +474,7 @@ class _RollParser:
         if delivery.key not in self.parsed:
             at = self.waiting.index(delivery)
             chunk = self.waiting[at : at + ROLLS_PARSED_TOGETHER]
-            results = parse_rolls(chunk)
+            results = self._carried(chunk, parse_rolls(chunk))
             self.parsed.update(zip((d.key for d in chunk), results, strict=True))
             readable = [
                 (d.key, r)
@@ -470,6 +484,29 @@ class _RollParser:
             keys, parsed = [k for k, _ in readable], [r for _, r in readable]
             self.outputs.update(_roll_outputs(keys, parsed, self.urn))
         return self.parsed.pop(delivery.key), self.outputs.pop(delivery.key, None)
+
+    def _carried(self, chunk: list[Delivery], results: list[Parsed]) -> list[Parsed]:
+        """The chunk's snapshots, in order, each with the rows its rejected pupils keep from
+        the snapshot stored before it (`rolls.carry_forward`): a stored one, or one of the
+        chunk's own already carried (they are stored only as the loop takes them)."""
+        ignore = {d.key for d in chunk}
+        done: dict[tuple[datetime, str], pd.DataFrame] = {}
+        out: list[Parsed] = []
+        for delivery, result in zip(chunk, results, strict=True):
+            if isinstance(result, FileRejected):
+                out.append(result)
+                continue
+            here = (delivery.extracted_at, delivery.key)
+            stored = self.rolls.before(*here, ignore)
+            mine = max((k for k in done if k < here), default=None)
+            if mine is not None and (stored is None or mine > stored):
+                previous = done[mine]
+            else:
+                previous = None if stored is None else self.rolls.snapshot(stored[1])
+            good, noted = carry_forward(*result, previous, delivery.extracted_at)
+            done[here] = good
+            out.append((good, noted))
+        return out
 
 
 @dataclass
@@ -670,7 +707,7 @@ def stage_academy(
             report.deliveries_skipped += 1
             continue
         todo.append((delivery, files))
-    roll_parser = _RollParser([d for d, _ in todo], urn)
+    roll_parser = _RollParser([d for d, _ in todo], urn, rolls)
     for delivery, files in todo:
         if delivery.kind == "pupils":
             snapshot, outputs = roll_parser.take(delivery)

@@ -127,6 +127,13 @@ REASONS: list[tuple[str, str, str]] = [
         "(L before the register closes, U after); the mark was kept as entered.",
     ),
     (
+        r"the pupil's row is rejected: their row from the previous roll is kept",
+        "roll_row_carried",
+        "The pupil's row in this roll was rejected (the error on the same row says why), so "
+        "their row from the previous roll is still used: correct the record in the MIS and "
+        "send a new roll.",
+    ),
+    (
         r"the UPN appears more than once in the roll",
         "roll_duplicate",
         "The pupil roll lists this UPN twice: correct the duplicate record in the MIS.",

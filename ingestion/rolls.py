@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ COLUMNS = [
 ]
 NC_YEARS = {"N1", "N2", "R", *[str(n) for n in range(1, 15)]}
 REPEATED_ROW = "the same pupil row appears twice in the roll (kept once)"
+CARRIED_ROW = "the pupil's row is rejected: their row from the previous roll is kept"
 OUT = {
     "UPN": "upn",
     "Surname": "surname",
@@ -167,3 +169,40 @@ def _check(
         bad = bad_all.iloc[bad_cuts[i] : bad_cuts[i + 1]].reset_index(drop=True)
         out.append((good, bad))
     return out
+
+
+def carry_forward(
+    good: pd.DataFrame,
+    noted: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    extracted_at: datetime,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A snapshot's (valid rows, rows noted) with the previous snapshot's row of each pupil
+    whose every row here is rejected carried into it, and a warning for each beside the error.
+
+    A snapshot is the whole roll, so a pupil missing from it has left it. A pupil whose row is
+    rejected (an impossible NC Year, two rows that differ) has not: their row simply cannot
+    be believed, and dropping them took the child off the roll, the priority list and the LA
+    share for as long as the MIS kept the fault (the benchmark's messy trust: six academies
+    lost a child each). So the row the previous snapshot stored for them stands, with this
+    snapshot's extraction time (it is part of this roll) and its own file and row as
+    provenance, until a valid row arrives; the error stays in quarantine, and the warning
+    tells the school which row is in use. A pupil the previous snapshot did not hold (a
+    joiner whose first row is wrong) is not on the roll, as before: there is nothing to trust.
+    """
+    if previous is None or previous.empty or noted.empty:
+        return good, noted
+    rejected = noted[noted["status"] == "rejected"].drop_duplicates("upn")
+    rejected = rejected[rejected["upn"].notna() & ~rejected["upn"].isin(good["upn"])]
+    carried = previous[previous["upn"].isin(rejected["upn"])]
+    if carried.empty:
+        return good, noted
+    carried = carried[list(good.columns)].assign(extracted_at=pd.Timestamp(extracted_at))
+    good = pd.concat([good, carried], ignore_index=True)
+    warnings = rejected[rejected["upn"].isin(carried["upn"])].assign(
+        severity="warning", status="loaded", reason=CARRIED_ROW
+    )
+    # Each warning right after the error on the same row.
+    noted = pd.concat([noted, warnings], ignore_index=True)
+    noted = noted.sort_values("source_row", kind="stable").reset_index(drop=True)
+    return good, noted

@@ -494,6 +494,85 @@ def test_a_roll_row_repeated_exactly_is_kept_once_rows_that_differ_are_rejected(
     assert (gate["passed"], gate["records"]) == (True, 7)
 
 
+def test_a_pupil_whose_roll_row_is_rejected_keeps_their_previous_row(tmp_path):
+    """Roll of 1 Sep: pupils 1-3. Roll of 10 Sep: 1 moves to 4B; 2's NC Year is 'Y4' and 3
+    has two rows that differ (rejected: neither can be believed); 4 joins with FSM 'X'
+    (rejected). 2 and 3 have not left (a roll is a full snapshot, and they are in it): their
+    1 Sep rows stand, with a warning beside each error; 4 was never on a roll, so nothing
+    stands for them. Roll of 15 Sep: 2 and 4 are valid; 3's NC Year is '44', and the row the
+    10 Sep roll kept still stands. Marks are checked against those rolls: only 4's 11 Sep
+    mark is off the roll."""
+    home = make_home(tmp_path, ["roll_carried"], roll=False, valid=False)
+    out = ingest(home)
+    carried = "the pupil's row is rejected: their row from the previous roll is kept"
+    assert out.issue_at(3, "pupils_20250910") == [
+        ("loaded", "roll_row_carried", carried),
+        ("rejected", "roll_field_invalid", "NC Year must be N1, N2, R or 1-14"),
+    ]
+    tenth = out.issues[out.issues["delivery"] == "pupils_20250910T070000"]
+    assert list(zip(tenth["source_row"], tenth["reason_code"], strict=True)) == [
+        (3, "roll_field_invalid"),
+        (3, "roll_row_carried"),
+        (4, "roll_duplicate"),
+        (4, "roll_row_carried"),
+        (5, "roll_duplicate"),
+        (6, "roll_field_invalid"),
+    ]
+    assert out.codes_by_line("registers_20250911T183000") == {5: "not_on_roll"}
+    assert out.codes_by_line("registers_20250916T183000") == {}
+    rolls = _read_all(home.rolls_dir / URN)
+    by_roll: dict[str, dict] = {}
+    for t, upn, src, row, reg in zip(
+        rolls["extracted_at"],
+        rolls["upn"],
+        rolls["source_file"],
+        rolls["source_row"],
+        rolls["reg_group"],
+        strict=True,
+    ):
+        by_roll.setdefault(str(t)[:10], {})[upn] = (src, int(row), reg)
+    assert sorted(by_roll) == ["2025-09-01", "2025-09-10", "2025-09-15"]
+    assert by_roll["2025-09-10"] == {
+        P1: ("pupils_20250910T070000.csv", 2, "4B"),
+        P2: ("pupils_20250901T070000.csv", 3, "4A"),
+        P3: ("pupils_20250901T070000.csv", 4, "4A"),
+    }
+    assert by_roll["2025-09-15"] == {
+        P1: ("pupils_20250915T070000.csv", 2, "4B"),
+        P2: ("pupils_20250915T070000.csv", 3, "4B"),
+        P3: ("pupils_20250901T070000.csv", 4, "4A"),  # carried on from the 10 Sep roll
+        P4: ("pupils_20250915T070000.csv", 5, "4A"),
+    }
+    # The delivery's own records loaded; the carried rows are warnings, not its records.
+    entry = out.ledger["pupils_20250910T070000"]
+    assert (entry["records_loaded"], entry["records_rejected"], entry["warnings"]) == (1, 4, 2)
+    rejected = pd.read_csv(home.quarantine / URN / "pupils_20250910T070000" / "rejected.csv")
+    assert list(rejected["source_row"]) == [3, 4, 5, 6]
+    gate = json.loads((home.warehouse / "gate" / URN / "pupils_20250910T070000.json").read_text())
+    assert (gate["passed"], gate["records"]) == (True, 7)
+
+
+def test_a_carried_roll_row_is_the_same_ingested_day_by_day(tmp_path):
+    """The daily run finds the previous roll on disk, a rebuild in the same batch of parsed
+    snapshots: the rolls, issues, gate results and marks written are the same bytes either
+    way, and the ledger's counts the same (its entries also hold the landing files' times)."""
+    whole = make_home(tmp_path / "whole", ["roll_carried"], roll=False, valid=False)
+    ingest_academy(whole, URN)
+    daily = make_home(tmp_path / "daily", ["roll_carried"], roll=False, valid=False)
+    for day in (1, 10, 11, 15, 16):
+        ingest_academy(daily, URN, up_to=date(2025, 9, day))
+    for folder in ("rolls", "issues", "gate", "marks"):
+        a = sorted((whole.warehouse / folder / URN).glob("*"))
+        b = sorted((daily.warehouse / folder / URN).glob("*"))
+        assert [p.name for p in a] == [p.name for p in b] and a
+        assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b, strict=True)), folder
+    counts = ("status", "records_loaded", "records_rejected", "warnings")
+    for path in sorted((whole.ledger_dir / URN).glob("*.json")):
+        entry = json.loads(path.read_text())
+        again = json.loads((daily.ledger_dir / URN / path.name).read_text())
+        assert [entry[c] for c in counts] == [again[c] for c in counts]
+
+
 def test_unrecognised_files_are_reported_not_read(tmp_path):
     home = make_home(tmp_path, ["unrecognised"], valid=False)
     out = ingest(home)
