@@ -122,6 +122,29 @@ def _facts(school: pd.DataFrame, plist: pd.DataFrame, summary_row: dict) -> list
     ]
 
 
+def _quality_facts(quality_row: dict) -> tuple[list, str | None]:
+    """The summary sheet's data-quality lines, and a notice when the school's figures are
+    short of records. A rejected mark is not a possible session (SPEC 5), so a week of
+    rejected present marks beside counted absences makes pupils look more absent than they
+    were (the benchmark's messy trust: up to 13 more persistent absentees in an academy),
+    and the attendance lead reading the list each morning should know before acting on it."""
+    marks = int(quality_row.get("records_rejected") or 0)
+    files = int(quality_row.get("deliveries_rejected") or 0)
+    facts = [
+        ("Register marks rejected this year", marks),
+        ("Register files rejected whole this year", files),
+    ]
+    if not marks and not files:
+        return facts, None
+    notice = (
+        "Some of this school's register data was rejected and is not counted here: a rejected "
+        "present mark can make a pupil look more absent than they were. The trust's "
+        "data-quality report lists each rejection and its reason; once the MIS sends "
+        "corrected marks, these figures follow."
+    )
+    return facts, notice
+
+
 @dataclass
 class SchoolJob:
     """What one academy's files are made from: plain frames and values, so the work can run
@@ -136,6 +159,7 @@ class SchoolJob:
     dfe: pd.DataFrame
     school: pd.DataFrame
     summary_row: dict
+    quality_row: dict
     weekly: pd.DataFrame
     full: pd.DataFrame
     improved_sums: pd.DataFrame
@@ -157,13 +181,15 @@ def school_files(job: SchoolJob) -> list[tuple[str, str, bytes, int]]:
     full = _with_names(job.full, job.school)
     full["year_order"] = full["year"].map(_year_order)
     full = full.sort_values(["year_order", "reg_group", "name", "upn"], kind="stable")
+    quality, notice = _quality_facts(job.quality_row)
     book = priority_workbook(
         school_name=job.school_name,
         trust_name=job.trust_name,
         urn=job.urn,
         run_date=job.run_date,
         plist=plist,
-        facts=_facts(job.school, plist, job.summary_row),
+        facts=_facts(job.school, plist, job.summary_row) + quality,
+        notice=notice,
         weekly=job.weekly,
         praise_full=full,
         praise_improved=_with_names(improved, job.school),
@@ -320,6 +346,7 @@ def _export_all(
     summary["data_quality_status"] = summary["data_quality_status"].fillna("no data")
     summary["held_back_reason"] = summary["held_back_reason"].fillna("")
     summary_by_urn = {r["urn"]: r for r in summary.to_dict("records")}
+    quality_by_urn = {r["urn"]: r for r in quality.to_dict("records")}
 
     pub = Publication(home.exports, run_date)
     counts: dict[str, int] = {"dfe_files": 0, "la_files": 0, "priority_lists": 0}
@@ -344,6 +371,7 @@ def _export_all(
                     dfe=dfe_of(academy.urn),
                     school=status_of(academy.urn),
                     summary_row=summary_by_urn.get(academy.urn, {}),
+                    quality_row=quality_by_urn.get(academy.urn, {}),
                     weekly=weekly,
                     full=full_attendance(data["full"], academy.urn),
                     improved_sums=sums_of(academy.urn),

@@ -47,6 +47,7 @@ PRIORITY_COLOURS = {
 HEADER_FILL = PatternFill("solid", fgColor="1F3864")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 TITLE_FONT = Font(bold=True, size=14, color="1F3864")
+NOTICE_COLOUR = "C0392B"  # the summary sheet's data-quality notice: the most urgent red
 THIN = Side(style="thin", color="BFBFBF")
 
 HEADINGS = {
@@ -422,6 +423,7 @@ def _summary_sheet(
     facts: list[tuple[str, object]],
     weekly: pd.DataFrame,
     urn: str,
+    notice: str | None = None,
 ) -> None:
     put(ws, 1, 1, f"{school_name}: attendance as of {run_date.isoformat()}").font = TITLE_FONT
     put(ws, 2, 1, f"{trust_name}. Priority levels, most urgent first:").font = Font(italic=True)
@@ -440,6 +442,14 @@ def _summary_sheet(
     for label, value in facts:
         put(ws, row, 1, label).font = Font(bold=True)
         put(ws, row, 2, value).alignment = Alignment(horizontal="right")
+        row += 1
+    if notice:
+        # Across the label and value columns, wrapped: the chart sits from column E.
+        cell = put(ws, row, 1, notice)
+        cell.font = Font(bold=True, color=NOTICE_COLOUR)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
+        ws.row_dimensions[row].height = 64
         row += 1
     row += 1
     top = row
@@ -558,6 +568,7 @@ def priority_workbook(
     praise_full: pd.DataFrame,
     praise_improved: pd.DataFrame,
     half_term_from: date,
+    notice: str | None = None,
 ) -> bytes:
     # Plain Python values: iterating pandas' arrow-backed text cell by cell is slow, and the
     # values (str, int, float) are the same.
@@ -567,7 +578,7 @@ def priority_workbook(
     ws.title = "Priority list"
     body = _list_sheet(ws, plist)
     _summary_sheet(
-        wb.create_sheet("Summary"), school_name, trust_name, run_date, facts, weekly, urn
+        wb.create_sheet("Summary"), school_name, trust_name, run_date, facts, weekly, urn, notice
     )
     praise = wb.create_sheet("Pupils to praise")
     praise_body = _praise_sheet(praise, praise_full, praise_improved, half_term_from)

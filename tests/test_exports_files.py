@@ -50,7 +50,7 @@ def _plist() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _book() -> bytes:
+def _book(facts: list | None = None, notice: str | None = None) -> bytes:
     weekly = pd.DataFrame(
         {
             "week_start": [date(2025, 11, 10), date(2025, 11, 17)],
@@ -88,7 +88,8 @@ def _book() -> bytes:
         urn="140001",
         run_date=RUN,
         plist=_plist(),
-        facts=[("Pupils on roll", 6)],
+        facts=facts or [("Pupils on roll", 6)],
+        notice=notice,
         weekly=weekly,
         praise_full=praise,
         praise_improved=improved,
@@ -238,3 +239,31 @@ def test_report_escapes_text() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Held back today" in html and "&lt;b&gt;late&lt;/b&gt;" in html
     assert html.count("<svg") == 3
+
+
+def test_the_summary_says_when_records_were_rejected() -> None:
+    """No rejections: the two counts at 0 and no notice. Some: the counts, and the notice
+    beneath them (the messy trust's end-to-end test checks it in real workbooks)."""
+    from exports.build import _quality_facts
+
+    facts, notice = _quality_facts({"records_rejected": 0, "deliveries_rejected": 0})
+    assert facts == [
+        ("Register marks rejected this year", 0),
+        ("Register files rejected whole this year", 0),
+    ]
+    assert notice is None
+    facts, notice = _quality_facts({"records_rejected": 12, "deliveries_rejected": 1})
+    assert [v for _, v in facts] == [12, 1]
+    assert notice is not None and "not counted" in notice
+    book = load_workbook(io.BytesIO(_book(facts=facts, notice=notice)))
+    ws = book["Summary"]
+    column = [ws.cell(r, 1).value for r in range(1, ws.max_row + 1)]
+    at = column.index("Register files rejected whole this year")
+    assert column[at + 1] == notice
+    assert ws.cell(at + 2, 1).alignment.wrap_text
+    plain = load_workbook(io.BytesIO(_book()))["Summary"]
+    assert not any(
+        isinstance(c.value, str) and c.value.startswith("Some of this school")
+        for row in plain.iter_rows()
+        for c in row
+    )
