@@ -131,8 +131,8 @@ def _quality_facts(quality_row: dict) -> tuple[list, str | None]:
     marks = int(quality_row.get("records_rejected") or 0)
     files = int(quality_row.get("deliveries_rejected") or 0)
     facts = [
-        ("Register marks rejected this year", marks),
-        ("Register files rejected whole this year", files),
+        ("Register marks rejected to date", marks),
+        ("Register files rejected whole to date", files),
     ]
     if not marks and not files:
         return facts, None

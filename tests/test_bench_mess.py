@@ -168,7 +168,7 @@ def test_each_school_is_told_its_records_were_rejected(trust):
         book = load_workbook(messy.exports / "schools" / urn / d / f"priority_list_{urn}_{d}.xlsx")
         ws = book["Summary"]
         cells = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(1, ws.max_row + 1)}
-        assert cells["Register marks rejected this year"] == row["records_rejected"]
-        assert cells["Register files rejected whole this year"] == row["deliveries_rejected"]
+        assert cells["Register marks rejected to date"] == row["records_rejected"]
+        assert cells["Register files rejected whole to date"] == row["deliveries_rejected"]
         notice = [v for v in cells if isinstance(v, str) and v.startswith("Some of this school")]
         assert len(notice) == 1 and "data-quality report" in notice[0]

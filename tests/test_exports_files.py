@@ -248,8 +248,8 @@ def test_the_summary_says_when_records_were_rejected() -> None:
 
     facts, notice = _quality_facts({"records_rejected": 0, "deliveries_rejected": 0})
     assert facts == [
-        ("Register marks rejected this year", 0),
-        ("Register files rejected whole this year", 0),
+        ("Register marks rejected to date", 0),
+        ("Register files rejected whole to date", 0),
     ]
     assert notice is None
     facts, notice = _quality_facts({"records_rejected": 12, "deliveries_rejected": 1})
@@ -258,7 +258,7 @@ def test_the_summary_says_when_records_were_rejected() -> None:
     book = load_workbook(io.BytesIO(_book(facts=facts, notice=notice)))
     ws = book["Summary"]
     column = [ws.cell(r, 1).value for r in range(1, ws.max_row + 1)]
-    at = column.index("Register files rejected whole this year")
+    at = column.index("Register files rejected whole to date")
     assert column[at + 1] == notice
     assert ws.cell(at + 2, 1).alignment.wrap_text
     plain = load_workbook(io.BytesIO(_book()))["Summary"]
