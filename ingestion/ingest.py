@@ -497,6 +497,11 @@ class _RollParser:
                 out.append(result)
                 continue
             here = (delivery.extracted_at, delivery.key)
+            noted = result[1]
+            if noted.empty or not (noted["status"] == "rejected").any():
+                done[here] = result[0]  # nothing to carry: the previous roll is not read
+                out.append(result)
+                continue
             stored = self.rolls.before(*here, ignore)
             mine = max((k for k in done if k < here), default=None)
             if mine is not None and (stored is None or mine > stored):
