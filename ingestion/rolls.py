@@ -189,8 +189,11 @@ def carry_forward(
     provenance, until a valid row arrives; the error stays in quarantine, and the warning
     tells the school which row is in use. A pupil the previous snapshot did not hold (a
     joiner whose first row is wrong) is not on the roll, as before: there is nothing to trust.
+    Nor is anything carried into a snapshot with no valid row at all: its file stays empty, and
+    the roll in force stays the previous snapshot whole (macros/rolls.sql steps back past empty
+    snapshots), rather than a roll of only the pupils this one happened to list.
     """
-    if previous is None or previous.empty or noted.empty:
+    if previous is None or previous.empty or noted.empty or good.empty:
         return good, noted
     rejected = noted[noted["status"] == "rejected"].drop_duplicates("upn")
     rejected = rejected[rejected["upn"].notna() & ~rejected["upn"].isin(good["upn"])]
