@@ -196,11 +196,10 @@ class _Rolls:
         _, key = max(known)
         return self.snapshot(key)
 
-    def before(self, when: datetime, key: str, ignore: set[str]) -> tuple[datetime, str] | None:
-        """The stored snapshot extracted last before (`when`, `key`), by time then name, not
+    def before(self, when: datetime, key: str, ignore: set[str]) -> list[tuple[datetime, str]]:
+        """The stored snapshots extracted before (`when`, `key`), by time then name, not
         counting the snapshots `ignore` (being ingested again: their files are stale)."""
-        known = [(t, k) for k, t in self.times.items() if (t, k) < (when, key) and k not in ignore]
-        return max(known) if known else None
+        return [(t, k) for k, t in self.times.items() if (t, k) < (when, key) and k not in ignore]
 
     def snapshot(self, key: str) -> pd.DataFrame:
         if key not in self.frames:
@@ -502,16 +501,24 @@ class _RollParser:
                 done[here] = result[0]  # nothing to carry: the previous roll is not read
                 out.append(result)
                 continue
-            stored = self.rolls.before(*here, ignore)
-            mine = max((k for k in done if k < here), default=None)
-            if mine is not None and (stored is None or mine > stored):
-                previous = done[mine]
-            else:
-                previous = None if stored is None else self.rolls.snapshot(stored[1])
+            previous = self._previous(here, ignore, done)
             good, noted = carry_forward(*result, previous, delivery.extracted_at)
             done[here] = good
             out.append((good, noted))
         return out
+
+    def _previous(
+        self, here: tuple[datetime, str], ignore: set[str], done: dict
+    ) -> pd.DataFrame | None:
+        """The latest snapshot before `here` with rows, as `macros/rolls.sql` takes the roll in
+        force (an empty one, every row rejected, is stepped past): one of the chunk's, or a
+        stored one."""
+        earlier = sorted({*(k for k in done if k < here), *self.rolls.before(*here, ignore)})
+        for found in reversed(earlier):
+            frame = done[found] if found in done else self.rolls.snapshot(found[1])
+            if len(frame):
+                return frame
+        return None
 
 
 @dataclass

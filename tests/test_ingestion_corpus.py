@@ -500,8 +500,9 @@ def test_a_pupil_whose_roll_row_is_rejected_keeps_their_previous_row(tmp_path):
     (rejected). 2 and 3 have not left (a roll is a full snapshot, and they are in it): their
     1 Sep rows stand, with a warning beside each error; 4 was never on a roll, so nothing
     stands for them. Roll of 15 Sep: 2 and 4 are valid; 3's NC Year is '44', and the row the
-    10 Sep roll kept still stands. Marks are checked against those rolls: only 4's 11 Sep
-    mark is off the roll."""
+    10 Sep roll kept still stands, stepping past the roll of 12 Sep, where every row is
+    rejected (FSM '?'): nothing is carried into that one, it stays empty and so out of force,
+    as before. Marks are checked against those rolls: only 4's 11 Sep mark is off the roll."""
     home = make_home(tmp_path, ["roll_carried"], roll=False, valid=False)
     out = ingest(home)
     carried = "the pupil's row is rejected: their row from the previous roll is kept"
@@ -532,6 +533,11 @@ def test_a_pupil_whose_roll_row_is_rejected_keeps_their_previous_row(tmp_path):
     ):
         by_roll.setdefault(str(t)[:10], {})[upn] = (src, int(row), reg)
     assert sorted(by_roll) == ["2025-09-01", "2025-09-10", "2025-09-15"]
+    assert len(pd.read_parquet(home.rolls_dir / URN / "pupils_20250912T070000.parquet")) == 0
+    assert out.codes_by_line("pupils_20250912T070000") == {
+        2: "roll_field_invalid",
+        3: "roll_field_invalid",
+    }
     assert by_roll["2025-09-10"] == {
         P1: ("pupils_20250910T070000.csv", 2, "4B"),
         P2: ("pupils_20250901T070000.csv", 3, "4A"),
@@ -559,7 +565,7 @@ def test_a_carried_roll_row_is_the_same_ingested_day_by_day(tmp_path):
     whole = make_home(tmp_path / "whole", ["roll_carried"], roll=False, valid=False)
     ingest_academy(whole, URN)
     daily = make_home(tmp_path / "daily", ["roll_carried"], roll=False, valid=False)
-    for day in (1, 10, 11, 15, 16):
+    for day in (1, 10, 11, 12, 15, 16):
         ingest_academy(daily, URN, up_to=date(2025, 9, day))
     for folder in ("rolls", "issues", "gate", "marks"):
         a = sorted((whole.warehouse / folder / URN).glob("*"))
