@@ -134,3 +134,49 @@ def test_the_gatekeeper_collects_garbage_as_batch_work_wants():
         assert keeper.submit(gc.get_threshold).result() == (YOUNG_GENERATION_THRESHOLD, 50, 100)
         assert keeper.submit(gc.get_freeze_count).result() > 1000
     assert gc.get_threshold() == before
+
+
+DEFERRED_CHECK = """
+import sys
+import tests.test_gate as export_gate
+import tests.test_ingestion_fastpaths as ingestion_gate
+
+# Both of the project's GX gates, for real: the export gate (one validation of every
+# academy, and each alone), whose first use imports GX, and the ingestion gate (batched and
+# one by one).
+export_gate.test_one_validation_of_every_academy_gives_each_academys_own_outcomes()
+ingestion_gate.test_batched_gate_names_examples_past_the_200_failures_gx_lists()
+print([m in sys.modules for m in ("scipy.stats", "altair")])
+
+# The module that imported them holds stand-ins that load on use; any other import gets the
+# real module, the same one, and a submodule once.
+from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl
+import scipy.stats._stats_py
+from scipy import stats
+print(type(kl.stats).__name__, kl.stats.entropy is stats.entropy,
+      stats.ttest_ind is scipy.stats._stats_py.ttest_ind, float(kl.stats.entropy([1, 3], [1, 3])),
+      kl.alt.Chart is sys.modules["altair"].Chart)
+"""
+
+
+def test_gx_imports_without_the_modules_only_unused_expectations_need():
+    """GX imports scipy's statistics and altair for an expectation this project never uses
+    (a third of its import): they are deferred (attendance/heavy_imports.py). A fresh
+    interpreter runs both real gates without importing them; afterwards code that uses them
+    gets the real modules."""
+    done = subprocess.run(
+        [sys.executable, "-c", DEFERRED_CHECK],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == [
+        "[False,",
+        "False]",
+        "DeferredModule",
+        "True",
+        "True",
+        "0.0",
+        "True",
+    ]
