@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
@@ -79,10 +80,13 @@ def deferred(names: tuple[str, ...]) -> Iterator[None]:
     for name in names:
         if name in sys.modules:
             continue
-        parent = name.rpartition(".")[0]
-        if parent:
-            importlib.import_module(parent)  # the package itself is small (scipy: 12 ms)
-        placed[name] = sys.modules[name] = DeferredModule(name)
+        try:
+            # found, not run (a submodule's package is imported: scipy's own is 12 ms)
+            installed = importlib.util.find_spec(name) is not None
+        except ImportError:
+            installed = False
+        if installed:  # else whoever imports it meets Python's own error, as before
+            placed[name] = sys.modules[name] = DeferredModule(name)
     try:
         yield
     finally:

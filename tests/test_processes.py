@@ -180,3 +180,11 @@ def test_gx_imports_without_the_modules_only_unused_expectations_need():
         "0.0",
         "True",
     ]
+
+
+def test_a_deferred_module_that_is_not_installed_is_left_to_pythons_own_error():
+    from attendance.heavy_imports import deferred
+
+    with deferred(("no_such_module_here", "no_such_package_here.sub")):
+        assert "no_such_module_here" not in sys.modules
+        assert "no_such_package_here.sub" not in sys.modules
