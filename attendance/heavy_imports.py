@@ -42,9 +42,10 @@ def collector_paused() -> Iterator[None]:
 
 # Modules GX imports at import time for features this project does not use: scipy's
 # statistics and altair, both for `expect_column_kl_divergence_to_be_less_than` (and altair
-# for GX's rendered charts). Together about a third of GX's import: alternating fresh
-# processes, GX's import and context 4.52-5.40 -> 3.15-3.72 CPU-s (a slow hour), paid by the
-# gatekeeper of every daily run and by each process that gates in a rebuild.
+# for GX's rendered charts). Together about a third of GX's import: fresh processes
+# alternating with the code before, GX's import and context 4.67-5.51 -> 2.99-3.84 CPU-s (a
+# slow hour), paid by the gatekeeper of every daily run and by each process that gates in a
+# rebuild (docs/benchmarks.md).
 _DEFERRED = ("scipy.stats", "altair")
 
 
