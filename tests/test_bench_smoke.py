@@ -93,3 +93,24 @@ def test_daily_cases_run_again_from_the_same_state_taking_turns(cache):
     order = ["day20_step", "day180_step", "day20_step2", "day180_step2"]
     written = [(results / f"{name}.json").stat().st_mtime_ns for name in order]
     assert written == sorted(written)
+
+
+def test_report_sets_the_peers_against_the_daily_run_too(tmp_path):
+    """Neither peer keeps anything between days, so each morning's figures cost a trust a
+    whole peer run against one daily run of ours: the report's second table (ratios worked
+    out by hand: 160 / 20 = 8.00, 10 / 20 = 0.50)."""
+    results = tmp_path / "micro" / "results"
+    results.mkdir(parents=True)
+    phases = {"ingest": 4.0, "build": 10.0, "export": 6.0}
+    for case, seconds in (("full", 200.0), ("daily", 20.0)):
+        (results / f"{case}.json").write_text(
+            json.dumps({"seconds": seconds, "phases": phases, "peak_tree_rss_mb": 1024})
+        )
+    (results / "peers.json").write_text(
+        json.dumps({"pandas": {"seconds": 160.0}, "duckdb": {"seconds": 20.0}})
+    )
+    tables = run.report(["micro"], tmp_path).split("\n\n")
+    assert tables[0].splitlines()[2].split(" | ")[8:10] == ["160.0", "0.80x"]
+    per_day = tables[1].splitlines()
+    assert per_day[0].startswith("| size | per school day: our daily run s")
+    assert per_day[2] == "| micro | 20.0 | 160.0 | 8.00x | 10.0 | 20.0 | 0.50x |"
