@@ -28,10 +28,7 @@ days_left as (
 ),
 
 on_roll as (
-    select *
-    from {{ ref('stg_rolls') }}
-    where entry_date <= {{ run_date() }}
-      and (leaving_date is null or leaving_date >= {{ run_date() }})
+    {{ pupils_on_roll() }}
 ),
 
 wanted_days as (
