@@ -21,7 +21,9 @@ run, so the drift of the machine's speed over minutes touches both alike. Result
 bench/.cache/<size>/results/ and markdown tables (the cases with the peers against the full
 rebuild; the peers against the daily run, per school day; the messy trust) are printed and
 written to bench/.cache/report.md, with the machine and its speed on two fixed workloads
-(bench/.cache/machine.json); nothing is asserted.
+(bench/.cache/machine.json); nothing is asserted. Each result records when it was measured,
+on which commit and at which calibration (`measured`), and the report lists them: a case not
+run this time is reported as last measured, and must not be read as this run's.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ import os
 import platform
 import pstats
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from attendance.home import REPO_ROOT, Home
@@ -103,6 +106,27 @@ def calibration() -> dict[str, float]:
     return {"python": round(python_s, 2), "duckdb": round(duckdb_s, 2)}
 
 
+def code_version() -> str:
+    """The checkout's commit, `+changes` when tracked files differ from it, or `unknown`
+    (no git, or not a checkout)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=7", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}+changes" if changed else head
+
+
 def dbt_model_seconds(home: Path) -> dict[str, float]:
     """Per-node execution time of the last dbt build in `home` (dbt's run_results.json)."""
     path = home / "warehouse" / "dbt_target" / "run_results.json"
@@ -127,8 +151,18 @@ class _Before:
 
 
 class SizeRun:
-    def __init__(self, size: Size, cache: Path, reuse: bool = False, log=print) -> None:
+    def __init__(
+        self,
+        size: Size,
+        cache: Path,
+        reuse: bool = False,
+        log=print,
+        calibration_s: dict[str, float] | None = None,
+    ) -> None:
         self.size = size
+        # what every result saved records of where it was measured (`_save`)
+        self.code = code_version()
+        self.calibration_s = calibration_s
         self.reuse = reuse  # keep results already measured (a resumed run)
         self.log = log
         self.source = cached_home(size, cache, log)
@@ -143,6 +177,11 @@ class SizeRun:
         return self.days[k - 1]
 
     def _save(self, name: str, result: dict) -> dict:
+        result["measured"] = {
+            "finished_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+            "code": self.code,
+            "calibration_s": self.calibration_s,
+        }
         (self.results / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
         return result
 
@@ -316,7 +355,31 @@ def report(sizes: list[str], cache: Path = CACHE) -> str:
                     f"{m['records_injected']:,} | {m['records_rejected']:,} | "
                     f"{'yes' if m['exact'] else 'NO'} |\n"
                 )
-    return table
+    return table + _measured(sizes, cache)
+
+
+def _measured(sizes: list[str], cache: Path) -> str:
+    """When, on which code and at which calibration each result in the tables was measured:
+    a run of some cases leaves the others' results from earlier runs, at other hours."""
+    rows = []
+    for name in sizes:
+        for case in ("full", "daily", "day20", "day180", "peers", "messy"):
+            r = load(name, case, cache)
+            if r is None:
+                continue
+            m = r.get("measured") or {}
+            cal = m.get("calibration_s") or {}
+            speed = f"{cal['python']} / {cal['duckdb']}" if cal else "-"
+            rows.append(
+                f"| {name} | {case} | {m.get('finished_utc', '-')} | {m.get('code', '-')} "
+                f"| {speed} |"
+            )
+    if not rows:
+        return ""
+    return (
+        "\n| size | case | finished (UTC) | code | calibration at the run's start "
+        "(python / DuckDB s) |\n| --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
+    )
 
 
 def _per_school_day(sizes: list[str], cache: Path) -> str:
@@ -386,9 +449,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown size or case: {', '.join(unknown)}")
     if not args.report_only:
         (args.cache).mkdir(parents=True, exist_ok=True)
-        (args.cache / "machine.json").write_text(json.dumps(machine(), indent=2))
+        started = machine()
+        (args.cache / "machine.json").write_text(json.dumps(started, indent=2))
         for name in sizes:
-            run = SizeRun(SIZES[name], args.cache, args.reuse)
+            run = SizeRun(
+                SIZES[name], args.cache, args.reuse, calibration_s=started["calibration_s"]
+            )
             t0 = time.perf_counter()
             if "full" in cases and not (args.reuse and load(name, "full", args.cache)):
                 run.full(args.profile)

@@ -10,6 +10,7 @@ the peers a like-for-like comparison.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -32,6 +33,10 @@ def test_full_run_reports_phases_and_memory(cache):
     assert full["peak_tree_rss_mb"] > 0
     assert "mart_pupil_status" in full["dbt_models"]
     assert full["run_date"] == "2025-09-19"  # the last school day of the micro range
+    measured = full["measured"]
+    assert re.fullmatch(r"[0-9a-f]{7}(\+changes)?|unknown", measured["code"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", measured["finished_utc"])
+    assert set(measured["calibration_s"]) == {"python", "duckdb"}
 
 
 def test_peers_agree_with_the_marts_for_every_pupil(cache):
@@ -48,6 +53,10 @@ def test_report_table_has_the_size_row(cache):
     messy = table.split("\n\n")[1].splitlines()
     assert messy[0].startswith("| size | messy trust: full rebuild s")
     assert messy[2].startswith("| micro | ") and messy[2].endswith("| yes |")
+    # and where each result came from: a case not run again keeps its earlier result
+    measured = table.split("\n\n")[2].splitlines()
+    assert measured[0].startswith("| size | case | finished (UTC) | code |")
+    assert [row.split(" | ")[1] for row in measured[2:]] == ["full", "peers", "messy"]
 
 
 def test_the_messy_trust_is_rejected_exactly_as_injected(cache):
@@ -114,3 +123,7 @@ def test_report_sets_the_peers_against_the_daily_run_too(tmp_path):
     per_day = tables[1].splitlines()
     assert per_day[0].startswith("| size | per school day: our daily run s")
     assert per_day[2] == "| micro | 20.0 | 160.0 | 8.00x | 10.0 | 20.0 | 0.50x |"
+    # results saved before runs recorded where they were measured say so
+    assert tables[2].splitlines()[2:] == [
+        f"| micro | {case} | - | - | - |" for case in ("full", "daily", "peers")
+    ]
