@@ -175,8 +175,10 @@ class SizeRun:
         """The k-th school day of the year (1-based); day N is the last."""
         return self.days[k - 1]
 
-    def _save(self, name: str, result: dict) -> dict:
-        result["measured"] = {
+    def _save(self, name: str, result: dict, measured: dict | None = None) -> dict:
+        """Write a case's result with where it was measured: now, or `measured` for a result
+        kept from an earlier run (`--reuse`)."""
+        result["measured"] = measured or {
             "finished_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
             "code": self.code,
             "calibration_s": self.calibration_s,
@@ -274,18 +276,26 @@ class SizeRun:
         if not mart.exists():
             raise RuntimeError("the peers are compared with the full run: run `full` first")
         ours = platform_measures(mart)
-        out = {}
+        out, reused = {}, 0
         for peer, home in (("pandas", self.source), ("duckdb", self.full_home)):
             target = self.results / f"peer_{peer}.json"
             if self.reuse and target.exists():
                 result = json.loads(target.read_text())
+                reused += 1
             else:
                 self.log(f"[{self.size.name}] {peer} peer for {d}")
                 args = [peer, "--home", str(home), "--date", d.isoformat(), "--out", str(target)]
                 result = measure_module("bench.peers", args, target)
             result["agreement"] = agreement(ours, Path(result["measures"]))
             out[peer] = result
-        return self._save("peers", out)
+        earlier = self.results / "peers.json"
+        # both peers' times kept from an earlier run: so is where they were measured
+        measured = (
+            json.loads(earlier.read_text()).get("measured")
+            if reused == 2 and earlier.exists()
+            else None
+        )
+        return self._save("peers", out, measured)
 
 
 def load(size: str, name: str, cache: Path = CACHE) -> dict | None:

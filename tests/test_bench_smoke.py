@@ -60,6 +60,19 @@ def test_report_table_has_the_size_row(cache):
     assert [row.split(" | ")[1] for row in measured[2:]] == ["full", "peers", "messy"]
 
 
+def test_peers_kept_by_reuse_keep_where_they_were_measured(cache):
+    """With --reuse both peers' times come from the earlier run, so their `measured` does
+    too (a marker written in its place here: a new one would overwrite it)."""
+    path = cache / "micro" / "results" / "peers.json"
+    peers = json.loads(path.read_text())
+    marker = {"finished_utc": "2026-01-01 00:00", "code": "abcdef0", "calibration_s": None}
+    path.write_text(json.dumps({**peers, "measured": marker}))
+    run.main(["--sizes", "micro", "--cases", "peers", "--reuse", "--cache", str(cache)])
+    again = json.loads(path.read_text())
+    assert again["measured"] == marker
+    assert again["pandas"]["seconds"] == peers["pandas"]["seconds"]
+
+
 def test_the_messy_trust_is_rejected_exactly_as_injected(cache):
     """The messy case's full rebuild (bench/mess.py; its own tests check every format)."""
     messy = json.loads((cache / "micro" / "results" / "messy.json").read_text())
