@@ -2,7 +2,9 @@
 
 Academies never touch each other's outputs (each writes only below its own URN), and no
 DuckDB connection is opened here, so any number of academies can ingest at once while the
-warehouse keeps its single writer (dbt).
+warehouse keeps its single writer (dbt). Several academies can also be staged in one call
+(`stage_academies`, the daily run's groups): their records are checked together, each
+academy's outputs still its own.
 """
 
 from __future__ import annotations
@@ -471,18 +473,27 @@ class _RollParser:
 
     def take(self, delivery: Delivery) -> tuple[Parsed, _RollOutputs | None]:
         if delivery.key not in self.parsed:
-            at = self.waiting.index(delivery)
-            chunk = self.waiting[at : at + ROLLS_PARSED_TOGETHER]
-            results = self._carried(chunk, parse_rolls(chunk))
-            self.parsed.update(zip((d.key for d in chunk), results, strict=True))
-            readable = [
-                (d.key, r)
-                for d, r in zip(chunk, results, strict=True)
-                if not isinstance(r, FileRejected)
-            ]
-            keys, parsed = [k for k, _ in readable], [r for _, r in readable]
-            self.outputs.update(_roll_outputs(keys, parsed, self.urn))
+            chunk = self.chunk(delivery)
+            self.accept(chunk, parse_rolls(chunk))
         return self.parsed.pop(delivery.key), self.outputs.pop(delivery.key, None)
+
+    def chunk(self, delivery: Delivery) -> list[Delivery]:
+        """The snapshots parsed together from `delivery` on."""
+        at = self.waiting.index(delivery)
+        return self.waiting[at : at + ROLLS_PARSED_TOGETHER]
+
+    def accept(self, chunk: list[Delivery], parsed: list[Parsed]) -> None:
+        """Take in a chunk's snapshots as `parse_rolls` gave them (here, or together with
+        other academies' in `_parse_first_rolls`): carried forward, their outputs made."""
+        results = self._carried(chunk, parsed)
+        self.parsed.update(zip((d.key for d in chunk), results, strict=True))
+        readable = [
+            (d.key, r)
+            for d, r in zip(chunk, results, strict=True)
+            if not isinstance(r, FileRejected)
+        ]
+        keys, readable_parsed = [k for k, _ in readable], [r for _, r in readable]
+        self.outputs.update(_roll_outputs(keys, readable_parsed, self.urn))
 
     def _carried(self, chunk: list[Delivery], results: list[Parsed]) -> list[Parsed]:
         """The chunk's snapshots, in order, each with the rows its rejected pupils keep from
@@ -522,6 +533,21 @@ class _RollParser:
 
 
 @dataclass
+class _Staging:
+    """One academy's ingestion under way: what its loop reads, and the report it counts into.
+    Academies are staged together (`stage_academies`) so that their deliveries can be checked
+    together."""
+
+    academy: Academy
+    calendar: SchoolCalendar
+    report: AcademyIngestReport
+    rolls: _Rolls
+    ledger: LedgerIndex
+    todo: list[tuple[Delivery, list[dict]]]
+    roll_parser: _RollParser
+
+
+@dataclass
 class _Parsed:
     """A register delivery read and waiting to be checked with others (`check_parsed`): as
     the rows of its file (`table`, the CSV families, shaped with the batch) or as canonical
@@ -530,6 +556,7 @@ class _Parsed:
     delivery: Delivery
     ledger: dict
     roll: pd.DataFrame | None
+    at: _Staging
     table: pd.DataFrame | None = None
     frame: pd.DataFrame | None = None
 
@@ -537,41 +564,37 @@ class _Parsed:
         return len(self.table if self.table is not None else self.frame)
 
 
-def parse_marks(
-    home: Home,
-    academy: Academy,
-    delivery: Delivery,
-    rolls: _Rolls,
-    report: AcademyIngestReport,
-    files: list[dict],
-) -> _Parsed | None:
+def parse_marks(home: Home, at: _Staging, delivery: Delivery, files: list[dict]) -> _Parsed | None:
     """Read one register delivery and pick the roll snapshot it is checked against (the
     latest extracted by its own time); None when it waits or is rejected whole."""
     ledger = _ledger_base(delivery, files)
     pages = load_pages(delivery) if delivery.kind == "api_json" else None
-    if _waiting(home, delivery, ledger, report, pages):
+    if _waiting(home, delivery, ledger, at.report, pages):
         return None
-    roll = rolls.latest(delivery.extracted_at)
+    roll = at.rolls.latest(delivery.extracted_at)
     try:
         if delivery.kind in TABLES:
             read, _ = TABLES[delivery.kind]
-            return _Parsed(delivery, ledger, roll, table=read(delivery, academy))
+            return _Parsed(delivery, ledger, roll, at, table=read(delivery, at.academy))
         if pages is None:
-            records = PARSERS[delivery.kind](delivery, academy)
+            records = PARSERS[delivery.kind](delivery, at.academy)
         else:
-            records = api_json.parse(delivery, academy, pages)
-        frame = apply_code_map(records, academy)
-        return _Parsed(delivery, ledger, roll, frame=frame)
+            records = api_json.parse(delivery, at.academy, pages)
+        frame = apply_code_map(records, at.academy)
+        return _Parsed(delivery, ledger, roll, at, frame=frame)
     except FileRejected as exc:
-        _reject(home, delivery, ledger, exc, report)
+        _reject(home, delivery, ledger, exc, at.report)
         return None
 
 
-def _shape(academy: Academy, batch: list[_Parsed]) -> None:
+def _shape(batch: list[_Parsed]) -> None:
     """Give every delivery of the batch its canonical records, shaping the read rows of each
-    CSV family in one pass (one pandas call per column for the batch, not per file)."""
-    for kind in sorted({p.delivery.kind for p in batch if p.table is not None}):
-        items = [p for p in batch if p.table is not None and p.delivery.kind == kind]
+    academy's CSV family in one pass (one pandas call per column for them, not per file):
+    shaping reads the academy's own register times and code map."""
+    tables = [p for p in batch if p.table is not None]
+    for urn, kind in sorted({(p.delivery.urn, p.delivery.kind) for p in tables}):
+        items = [p for p in tables if p.delivery.urn == urn and p.delivery.kind == kind]
+        academy = items[0].at.academy
         _, shape = TABLES[kind]
         stacked = pd.concat([p.table for p in items], ignore_index=True)
         shaped = apply_code_map(shape(stacked, academy), academy)
@@ -584,37 +607,36 @@ def _shape(academy: Academy, batch: list[_Parsed]) -> None:
             item.table = None
 
 
-def check_parsed(
-    home: Home,
-    academy: Academy,
-    calendar: SchoolCalendar,
-    batch: list[_Parsed],
-    report: AcademyIngestReport,
-) -> list[_Pending]:
-    """Check a batch of parsed register deliveries together (`check_many`), then write each
-    one's outputs: reports first, the marks dbt reads last, the ledger later (`finish`); a run
-    killed in between leaves complete files that the next run rewrites identically. The
-    batch's frames are assembled once and cut into each delivery's files (the files are what
-    one delivery alone would give: same rows, same schema, no pandas metadata)."""
-    _shape(academy, batch)
+def check_parsed(home: Home, batch: list[_Parsed]) -> list[_Pending]:
+    """Check a batch of parsed register deliveries together (`check_many`; of one academy or
+    many), then write each one's outputs: reports first, the marks dbt reads last, the ledger
+    later (`finish`); a run killed in between leaves complete files that the next run
+    rewrites identically. The batch's frames are assembled once and cut into each delivery's
+    files (the files are what one delivery alone would give: same rows, same schema, no
+    pandas metadata)."""
+    _shape(batch)
     checked = check_many(
-        [Delivered(p.frame, p.delivery.extracted_at, p.roll) for p in batch], academy, calendar
+        [
+            Delivered(p.frame, p.delivery.extracted_at, p.roll, p.at.academy, p.at.calendar)
+            for p in batch
+        ]
     )
     deliveries = [p.delivery for p in batch]
     keys = np.array([d.key for d in deliveries], dtype=object)
+    urns = np.array([d.urn for d in deliveries], dtype=object)
     times = pd.Series([d.extracted_at for d in deliveries])
 
     marks = checked.loaded
     owner = marks["_part"].to_numpy()
     marks = marks.assign(
-        urn=academy.urn, delivery=keys[owner], extracted_at=times.iloc[owner].to_numpy()
+        urn=urns[owner], delivery=keys[owner], extracted_at=times.iloc[owner].to_numpy()
     )
     marks_table = pa.Table.from_pandas(
         marks[store.MARKS_SCHEMA.names], schema=store.MARKS_SCHEMA, preserve_index=False
     ).replace_schema_metadata(None)
     issues = checked.issues
     owner = issues["_part"].to_numpy()
-    issue_frame = _issue_rows(issues, academy.urn, keys[owner], times.iloc[owner].to_numpy())
+    issue_frame = _issue_rows(issues, urns[owner], keys[owner], times.iloc[owner].to_numpy())
     # Converted once for the batch and cut per delivery, as the marks are.
     issues_table = pa.Table.from_pandas(
         issue_frame, schema=store.ISSUES_SCHEMA, preserve_index=False
@@ -626,7 +648,7 @@ def check_parsed(
     # The gate's columns only (GATED_COLUMNS): what a pending delivery carries to its gate.
     gate = gated_columns("marks", checked.frame)
     gate["status"] = checked.status
-    gate["urn"] = academy.urn
+    gate["urn"] = urns[checked.frame["_part"].to_numpy()]
 
     cut_marks, cut_issues, cut_gate = (checked.cuts(t) for t in (marks, issues, checked.frame))
     out = []
@@ -643,22 +665,21 @@ def check_parsed(
         n_marks = int(cut_marks[i + 1] - cut_marks[i])
         store.write_arrow(
             marks_table.slice(cut_marks[i], n_marks),
-            home.marks_dir / academy.urn / f"{delivery.key}.parquet",
+            home.marks_dir / delivery.urn / f"{delivery.key}.parquet",
         )
-        own_gate = gate.iloc[cut_gate[i] : cut_gate[i + 1]]
+        own_gate = gate.iloc[cut_gate[i] : cut_gate[i + 1]].reset_index(drop=True)
         counts = (int(rejected[i]), int(missing[i]), int(warnings[i]))
-        out.append(
-            _loaded(delivery, item.ledger, counts, n_marks, own_gate.reset_index(drop=True), report)
-        )
+        out.append(_loaded(delivery, item.ledger, counts, n_marks, own_gate, item.at.report))
     batch.clear()
     return out
 
 
 def _issue_rows(
-    issues: pd.DataFrame, urn: str, keys: np.ndarray, times: np.ndarray
+    issues: pd.DataFrame, urns: np.ndarray, keys: np.ndarray, times: np.ndarray
 ) -> pd.DataFrame:
-    """`_issue_frame` for the issues of many deliveries: each row's own delivery and time."""
-    out = issues.drop(columns=["_part"]).assign(urn=urn, delivery=keys, extracted_at=times)
+    """`_issue_frame` for the issues of many deliveries: each row's own academy, delivery and
+    time."""
+    out = issues.drop(columns=["_part"]).assign(urn=urns, delivery=keys, extracted_at=times)
     out["reason_code"] = reason_codes(out["reason"]) if len(out) else None
     return out[store.ISSUES_SCHEMA.names]
 
@@ -688,6 +709,13 @@ def stage_academy(
     records than `gate_batch_rows`) come back so that a caller ingesting many academies can
     gate them with other academies' in one GX validation (`finish`). Until then they have no
     ledger entry, so a run killed in between simply processes them again."""
+    reports, pending = stage_academies(home, [urn], up_to)
+    return reports[urn], pending
+
+
+def _begin(home: Home, urn: str, up_to: date | None) -> _Staging:
+    """An academy's staging: its configuration, its new deliveries (those without a ledger
+    entry for the same files) and its roll snapshots so far."""
     trust = load_trust(home)
     academy = trust.academy(urn)
     calendar = load_calendars(home, trust)[urn]
@@ -701,14 +729,6 @@ def stage_academy(
     )
     rolls = _Rolls(home, urn)
     ledger = LedgerIndex(home, urn)
-    pending: list[_Pending] = []
-    parsed: list[_Parsed] = []
-
-    def add(items: list[_Pending]) -> None:
-        pending.extend(items)
-        if pending_rows(pending) >= gate_batch_rows():
-            finish(home, pending, {urn: report})
-
     todo: list[tuple[Delivery, list[dict]]] = []
     for delivery in deliveries:
         if up_to is not None and delivery.extracted_at.date() > up_to:
@@ -720,18 +740,63 @@ def stage_academy(
             continue
         todo.append((delivery, files))
     roll_parser = _RollParser([d for d, _ in todo], urn, rolls)
-    for delivery, files in todo:
-        if delivery.kind == "pupils":
-            snapshot, outputs = roll_parser.take(delivery)
-            item = ingest_roll(home, academy, delivery, snapshot, rolls, report, files, outputs)
-            add([item] if item is not None else [])
-            continue
-        one = parse_marks(home, academy, delivery, rolls, report, files)
-        if one is not None:
-            parsed.append(one)
-            if sum(p.rows() for p in parsed) >= check_batch_rows():
-                add(check_parsed(home, academy, calendar, parsed, report))
+    return _Staging(academy, calendar, report, rolls, ledger, todo, roll_parser)
+
+
+def _parse_first_rolls(staged: list[_Staging]) -> None:
+    """Parse the first chunk of roll snapshots of every academy staged in one `parse_rolls`
+    call. Its rows are checked row by row and UPN by snapshot, so the result is each
+    academy's alone; but a daily run has one snapshot of a few hundred rows per academy, and
+    one call for 50 of them cost 0.2 CPU-s against 1.05 for 50 calls (day 194 at M)."""
+    waiting = [s for s in staged if s.roll_parser.waiting]
+    if len(waiting) < 2:
+        return  # the academy's loop parses its own
+    chunks = [s.roll_parser.chunk(s.roll_parser.waiting[0]) for s in waiting]
+    parsed = parse_rolls([d for chunk in chunks for d in chunk])
+    at = 0
+    for s, chunk in zip(waiting, chunks, strict=True):
+        s.roll_parser.accept(chunk, parsed[at : at + len(chunk)])
+        at += len(chunk)
+
+
+def stage_academies(
+    home: Home, urns: list[str], up_to: date | None = None
+) -> tuple[dict[str, AcademyIngestReport], list[_Pending]]:
+    """`stage_academy` for several academies at once: their register deliveries are checked
+    together (`check_parsed`, in batches of `check_batch_rows` across academies) and their
+    first roll snapshots parsed together, so that pandas' cost per call is paid once for the
+    lot rather than once per academy. That is what a daily run is made of (one day's
+    deliveries, a few thousand records, for each of 50 academies: checked academy by academy
+    1.1 CPU-s at M, together 0.35). Each delivery's outputs are those it has staged alone.
+    Returns each academy's report (in `urns` order) and the deliveries left pending their gate
+    (every academy's; `finish` gates them with `reports`)."""
+    staged = [_begin(home, urn, up_to) for urn in urns]
+    reports = {s.academy.urn: s.report for s in staged}
+    _parse_first_rolls(staged)
+    pending: list[_Pending] = []
+    parsed: list[_Parsed] = []
+
+    def add(items: list[_Pending]) -> None:
+        pending.extend(items)
+        if pending_rows(pending) >= gate_batch_rows():
+            finish(home, pending, reports)
+
+    for at in staged:
+        for delivery, files in at.todo:
+            if delivery.kind == "pupils":
+                snapshot, outputs = at.roll_parser.take(delivery)
+                item = ingest_roll(
+                    home, at.academy, delivery, snapshot, at.rolls, at.report, files, outputs
+                )
+                add([item] if item is not None else [])
+                continue
+            one = parse_marks(home, at, delivery, files)
+            if one is not None:
+                parsed.append(one)
+                if sum(p.rows() for p in parsed) >= check_batch_rows():
+                    add(check_parsed(home, parsed))
     if parsed:
-        add(check_parsed(home, academy, calendar, parsed, report))
-    ledger.save()
-    return report, pending
+        add(check_parsed(home, parsed))
+    for at in staged:
+        at.ledger.save()
+    return reports, pending

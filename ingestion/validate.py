@@ -22,7 +22,8 @@ from ingestion.formats.table import (
     first_error,
     map_unique,
     map_unique_together,
-    register_minutes,
+    per_session,
+    register_clock,
 )
 
 MISSING_CODES = {"", "-"}  # the register was due and no mark was entered
@@ -33,47 +34,71 @@ class _DateChecks:
     """The calendar checks of SPEC 4 for each distinct date of the records, mapped back to rows.
 
     Exports repeat one to five dates thousands of times, so the checks run once per distinct
-    date (a Python call each) and the per-record masks are array lookups. The one check tied
-    to a delivery (after its extraction day) compares day numbers with each record's own
-    delivery's extraction day, so records of many deliveries are checked together."""
+    date and calendar (a Python call each) and the per-record masks are array lookups: a
+    table of calendars by dates, indexed by each record's calendar (`place`) and date. The
+    one check tied to a delivery (after its extraction day) compares day numbers with each
+    record's own delivery's extraction day, so records of many deliveries are checked
+    together."""
 
     def __init__(
-        self, dates: pd.Series, calendar: SchoolCalendar, extract_days: np.ndarray
+        self,
+        dates: pd.Series,
+        calendars: list[SchoolCalendar],
+        place: np.ndarray,
+        extract_days: np.ndarray,
     ) -> None:
         self.codes, uniques = pd.factorize(dates, use_na_sentinel=True)
+        self.place = place
         days = [d if isinstance(d, date) else None for d in uniques.tolist()]
-        register_days = set(calendar.register_days)
-        closures = calendar.closures
 
-        def column(test) -> np.ndarray:
-            return np.array([d is not None and bool(test(d)) for d in days] + [False])
+        def table(test) -> np.ndarray:  # test(calendar's position, date)
+            return np.array(
+                [
+                    [d is not None and bool(test(i, d)) for d in days] + [False]
+                    for i in range(len(calendars))
+                ]
+            )
 
-        self.weekend = column(lambda d: d.weekday() >= 5)
-        self.in_term = column(calendar.in_term)
-        self.on_register = column(lambda d: d in register_days)
-        self.on_closure = column(lambda d: d in closures)
+        register_days = [set(c.register_days) for c in calendars]
+        closures = [c.closures for c in calendars]
+        self.weekend = table(lambda i, d: d.weekday() >= 5)
+        self.in_term = table(lambda i, d: calendars[i].in_term(d))
+        self.on_register = table(lambda i, d: d in register_days[i])
+        self.on_closure = table(lambda i, d: d in closures[i])
         self.has_date = np.array([d is not None for d in days] + [False])
         ordinals = np.array([d.toordinal() if d is not None else 0 for d in days] + [0])
         self.after_extract = self.has_date[self.codes] & (ordinals[self.codes] > extract_days)
 
     def mask(self, per_date: np.ndarray) -> np.ndarray:
-        """A per-record mask from a per-date one; records without a date are never flagged."""
-        return (per_date & self.has_date)[self.codes]
+        """A per-record mask from a per-calendar-and-date one; records without a date are never
+        flagged."""
+        return (per_date & self.has_date)[self.place, self.codes]
 
 
 def _upn_reasons(upns: pd.Series) -> pd.Series:
     return map_unique_together(upns, upn_problems)
 
 
-def _expected_from_arrival(frame: pd.DataFrame, registers: dict[str, str]) -> pd.Series:
+def _register_minutes(
+    academies: list[Academy], place: np.ndarray, session: pd.Series, time: str
+) -> pd.Series:
+    """Each record's session `time` (late, close) at its own academy (`place`)."""
+    clocks = np.array([register_clock(a.registers, time) for a in academies], dtype=float)
+    return per_session(session, clocks[place, 0], clocks[place, 1])
+
+
+def _expected_from_arrival(
+    frame: pd.DataFrame, academies: list[Academy], place: np.ndarray
+) -> pd.Series:
     """The mark an arrival time implies: present before the late time, L until the register
-    closes, U after (SPEC 4, seeds 001 and 004)."""
+    closes, U after, by the register times of the record's academy (SPEC 4, seeds 001 and
+    004)."""
     expected = pd.Series(None, index=frame.index, dtype=object)
     if frame["arrival_time"].isna().all():
         return expected  # no arrival times: nothing to compare (the usual delivery)
 
-    late = register_minutes(registers, frame["session"], "late")
-    close = register_minutes(registers, frame["session"], "close")
+    late = _register_minutes(academies, place, frame["session"], "late")
+    close = _register_minutes(academies, place, frame["session"], "close")
     arrival = map_unique(
         frame["arrival_time"], lambda v: clock_minutes(v) if isinstance(v, str) else None
     ).astype("float64")
@@ -101,22 +126,23 @@ def _all_dfe_codes() -> frozenset[str]:
 
 @dataclass
 class Delivered:
-    """One delivery's parsed records, when it was extracted, and the roll it is checked against
-    (the latest snapshot extracted by then, or None)."""
+    """One delivery's parsed records, when it was extracted, the roll it is checked against
+    (the latest snapshot extracted by then, or None), and its academy and calendar."""
 
     frame: pd.DataFrame
     extracted_at: datetime
     roll: pd.DataFrame | None
+    academy: Academy
+    calendar: SchoolCalendar
 
 
-def check_many(
-    deliveries: list[Delivered], academy: Academy, calendar: SchoolCalendar
-) -> CheckedBatch:
-    """Check the parsed records of several deliveries of one academy at once: the same result
-    as checking each alone (every rule is per record, or per record and delivery), with the
-    cost of pandas paid once per batch instead of once per delivery. A full rebuild has
-    thousands of deliveries of about two thousand records, where that per-call cost is most
-    of the time."""
+def check_many(deliveries: list[Delivered]) -> CheckedBatch:
+    """Check the parsed records of several deliveries at once, of one academy or many: the
+    same result as checking each alone (every rule is per record, or per record and delivery,
+    and reads the record's own academy's calendar and register times), with the cost of
+    pandas paid once per batch instead of once per delivery. A full rebuild has thousands of
+    deliveries of about two thousand records, and a daily run one or two for each of the
+    trust's academies: either way that per-call cost was most of the time."""
     sizes = [len(d.frame) for d in deliveries]
     if len(deliveries) == 1:
         frame = deliveries[0].frame.reset_index(drop=True)
@@ -125,6 +151,16 @@ def check_many(
     part = np.repeat(np.arange(len(deliveries)), sizes)
     frame["_part"] = part
     extract_days = np.array([d.extracted_at.date().toordinal() for d in deliveries])[part]
+    # Each record's academy, as a position in the batch's academies (most batches have one).
+    academies: list[Academy] = []
+    calendars: list[SchoolCalendar] = []
+    seen: dict[str, int] = {}
+    for d in deliveries:
+        if d.academy.urn not in seen:
+            seen[d.academy.urn] = len(academies)
+            academies.append(d.academy)
+            calendars.append(d.calendar)
+    place = np.array([seen[d.academy.urn] for d in deliveries], dtype=np.int64)[part]
     error = frame["error"].copy()
     dates = frame["mark_date"]
     has_date = dates.notna()
@@ -133,7 +169,7 @@ def check_many(
     error = error.where(error.notna(), _upn_reasons(frame["upn"]))
 
     # A delivery covers a handful of dates: decide every date check once per distinct date.
-    day = _DateChecks(dates, calendar, extract_days)
+    day = _DateChecks(dates, calendars, place, extract_days)
     error = first_error(error, day.mask(day.weekend), "the date is a weekend")
     error = first_error(error, day.mask(~day.in_term), "the date is outside the academy's terms")
     error = first_error(
@@ -189,7 +225,7 @@ def check_many(
         warn, loaded_mask & ~on_roll & ~no_roll, "the pupil is not on the academy's roll"
     )
     warn = first_error(warn, loaded_mask & no_roll, "no pupil roll has been received yet")
-    expected = _expected_from_arrival(frame, academy.registers)
+    expected = _expected_from_arrival(frame, academies, place)
     code = frame["code"]
     contradiction = (
         loaded_mask

@@ -16,7 +16,8 @@ from attendance import pipeline
 from attendance.config import load_trust
 from attendance.generate import generate_trust
 from attendance.home import Home
-from ingestion.ingest import ingest_academy
+from bench import mess
+from ingestion.ingest import finish, ingest_academy, stage_academies
 from tests.builders import URN, upn, write_config, write_long_csv, write_roll
 
 A, B, C = upn(1), upn(2), upn(3)
@@ -89,18 +90,31 @@ def test_the_warehouse_does_not_depend_on_the_batching(tmp_path: Path, monkeypat
 
 def _assert_same_files(a: Path, b: Path) -> None:
     """The same warehouse and quarantine files, byte for byte; ledger entries without the
-    landing files' mtimes, which they record and which differ between two landings."""
+    landing files' mtimes, which they record and which differ between two landings, and the
+    read caches without their files' stamps, for the same reason."""
     first, second = _files(a), _files(b)
     assert first.keys() == second.keys()
     for key, path in first.items():
         if "/ledger/" in key:
             assert _ledger(path) == _ledger(second[key]), key
+        elif "/read_cache/" in key:
+            assert _cached(path) == _cached(second[key]), key
         else:
             assert filecmp.cmp(path, second[key], shallow=False), key
 
 
+def _cached(path: Path) -> dict:
+    """A read cache's values by file, without the stamps (size, time, inode) they were read
+    at; the ledger's cached entries as `_ledger` compares them."""
+    values = {name: item["value"] for name, item in json.loads(path.read_text()).items()}
+    return {name: _without_mtimes(v) if "files" in v else v for name, v in values.items()}
+
+
 def _ledger(path: Path) -> dict:
-    entry = json.loads(path.read_text())
+    return _without_mtimes(json.loads(path.read_text()))
+
+
+def _without_mtimes(entry: dict) -> dict:
     for f in entry["files"]:
         f.pop("mtime_ns")
     return entry
@@ -149,12 +163,81 @@ def test_the_pool_ingests_what_one_process_does(tmp_path: Path, monkeypatch):
         urns = pipeline.prepare(home)
         # `started` (run_day's dbt warm-up) is called once, before the first report comes
         ingesting = pipeline.ingest_all(
-            home, urns, date(2025, 9, 26), started=lambda name=name: started.append(name)
+            home, urns, date(2025, 9, 19), started=lambda name=name: started.append(name)
         )
         first = next(ingesting)
         assert started.count(name) == 1
         reports[name] = dict([first, *ingesting])
         assert started.count(name) == 1
         assert sorted(reports[name]) == sorted(urns)
+        # The next week: every academy has ingested before, so they are staged in groups
+        # (here two, one a worker), checked together.
+        monkeypatch.setattr(pipeline, "GROUPS_PER_WORKER", 1)
+        if name == "pool":
+            groups = pipeline._groups(home, urns, 2)
+            assert sorted(len(g) for g in groups) == [2, 2]
+        reports[name + " week"] = dict(pipeline.ingest_all(home, urns, date(2025, 9, 26)))
+        monkeypatch.undo()
     assert reports["one"] == reports["pool"]
+    assert reports["one week"] == reports["pool week"]
+    assert all(r["deliveries_loaded"] >= 5 for r in reports["pool week"].values())
     _assert_same_files(tmp_path / "one", tmp_path / "pool")
+
+
+def test_an_academy_never_ingested_is_a_job_of_its_own(tmp_path: Path):
+    """A full rebuild's academies are jobs of their own, the most landing bytes first; those
+    that have ingested before (a daily run's) are dealt, largest first, into groups."""
+    home = Home(_four_formats(tmp_path / "t"))
+    urns = pipeline.prepare(home)
+    largest = pipeline._largest_first(home, urns)
+    assert pipeline._groups(home, urns, 2) == [[u] for u in largest]
+    for urn in largest[1:]:
+        ingest_academy(home, urn, up_to=date(2025, 9, 5))
+    # Two workers, two groups each: the three that ingested dealt into three groups.
+    assert pipeline._groups(home, urns, 2) == [[largest[0]], *([u] for u in largest[1:])]
+    # One worker: one group, in registry order.
+    assert pipeline._groups(home, urns, 1) == [
+        [largest[0]],
+        [u for u in urns if u != largest[0]],
+    ]
+
+
+def test_academies_staged_together_ingest_what_each_does_alone(tmp_path: Path, monkeypatch):
+    """Academies staged together (`stage_academies`: a daily run's groups) have their register
+    deliveries checked in batches across academies and their first roll snapshots parsed in
+    one call; each academy's outputs must be what it gives alone. On the benchmark's messy
+    trust (unknown codes, wrong UPNs, conflicts, files cut short, roll rows invalid, repeated
+    or carried, in all four formats), first a rebuild to 3 October, then the next week on
+    top; batches of 2,000 records, so that they mix academies and are cut between them."""
+    reports: dict[str, list] = {}
+    for name in ("alone", "together"):
+        root = tmp_path / name
+        generate_trust(
+            root / "clean",
+            academies=4,
+            pupils=120,
+            start=date(2025, 9, 1),
+            end=date(2025, 10, 10),
+            seed=3,
+        )
+        faults = mess.make_messy(root / "clean", root / "home", log=lambda _: None)
+        home = Home(root / "home")
+        urns = [a.urn for a in load_trust(home).academies]
+        monkeypatch.setenv("ATTENDANCE_CHECK_BATCH_ROWS", "2000")
+        for up_to in (date(2025, 10, 3), date(2025, 10, 10)):
+            if name == "alone":
+                reports.setdefault(name, []).append(
+                    [ingest_academy(home, urn, up_to).as_dict() for urn in urns]
+                )
+            else:
+                staged, pending = stage_academies(home, urns, up_to)
+                finish(home, pending, staged)
+                reports.setdefault(name, []).append([staged[u].as_dict() for u in urns])
+    assert reports["alone"] == reports["together"]
+    assert len({f.urn for f in faults}) == 4
+    rebuild, week = reports["together"]
+    assert all(r["records_rejected"] for r in rebuild)  # faults in every academy
+    assert all(r["deliveries_loaded"] >= 5 for r in week)
+    result = mess.compare(mess.expected(faults), mess.rejected(tmp_path / "together" / "home"))
+    assert result["exact"] and result["differences"] == []
+    _assert_same_files(tmp_path / "alone" / "home", tmp_path / "together" / "home")

@@ -289,22 +289,28 @@ def first_error(current: pd.Series, mask: Any, reason: str | pd.Series) -> pd.Se
     return current.where(current.notna() | ~mask, reason)
 
 
-def per_session(session: pd.Series, am: float, pm: float) -> pd.Series:
+def per_session(session: pd.Series, am: Any, pm: Any) -> pd.Series:
     """`am` for each AM record, `pm` for each PM one, NaN for any other: the register's times
-    by record. (Compared in C: `Series.map` with a dict went value by value over the Arrow
-    strings, about a second of four academies' year.)"""
+    by record (one time each, or one per record). (Compared in C: `Series.map` with a dict
+    went value by value over the Arrow strings, about a second of four academies' year.)"""
     is_am = (session == "AM").to_numpy(dtype=bool, na_value=False)
     is_pm = (session == "PM").to_numpy(dtype=bool, na_value=False)
-    values = np.where(is_am, float(am), np.where(is_pm, float(pm), np.nan))
+    am, pm = np.asarray(am, dtype=float), np.asarray(pm, dtype=float)
+    values = np.where(is_am, am, np.where(is_pm, pm, np.nan))
     return pd.Series(values, index=session.index)
 
 
-def register_minutes(registers: dict[str, str], session: pd.Series, time: str) -> pd.Series:
-    """Minutes after midnight of each record's session `time` (start, late or close: the
-    registry's am_<time> / pm_<time>, else REGISTER_DEFAULTS)."""
+def register_clock(registers: dict[str, str], time: str) -> tuple[int, int]:
+    """The academy's AM and PM register `time` (start, late or close) in minutes after
+    midnight: the registry's am_<time> / pm_<time>, else REGISTER_DEFAULTS."""
     am = clock_minutes(registers.get(f"am_{time}", REGISTER_DEFAULTS[f"am_{time}"])) or 0
     pm = clock_minutes(registers.get(f"pm_{time}", REGISTER_DEFAULTS[f"pm_{time}"])) or 0
-    return per_session(session, am, pm)
+    return am, pm
+
+
+def register_minutes(registers: dict[str, str], session: pd.Series, time: str) -> pd.Series:
+    """Minutes after midnight of each record's session `time` (`register_clock`)."""
+    return per_session(session, *register_clock(registers, time))
 
 
 def register_start_minutes(registers: dict[str, str], session: pd.Series) -> pd.Series:
