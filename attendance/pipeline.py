@@ -237,10 +237,12 @@ def ingest_all(
     no DuckDB connection (ingestion/ingest.py). Each academy's last gate batch comes back here
     and is gated with the other academies' (a GX validation costs 0.3 to 0.6 s whatever its
     size, and a daily run has one or two small deliveries per academy), in batches of
-    `gate_batch_rows` so memory stays flat. With workers, the academies with the most landing
-    bytes start first (`_largest_first`), so the last to finish is a small one rather than a
-    worker left alone with a large academy at the end; reports come back in that order, each
-    once its deliveries are gated; the results are those of `ingest` academy by academy.
+    `gate_batch_rows` so memory stays flat. The jobs are `_groups`: an academy never ingested
+    alone, those that have ingested before in groups checked together. With workers, the
+    academies with the most landing bytes start first (`_largest_first`), so the last to
+    finish is a small one rather than a worker left alone with a large academy at the end;
+    reports come back in the jobs' order, each once its deliveries are gated; the results
+    are those of `ingest` academy by academy.
 
     With `hold_last`, the last batch (a daily run's only one) is not gated here: its pending
     deliveries are appended to that list for the caller to gate (`run_day` gates them in
