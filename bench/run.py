@@ -246,6 +246,8 @@ class SizeRun:
                 files_already_ingested=case.linked,
                 previous_day_build_seconds=case.previous_seconds,
                 runs_seconds=[round(r["seconds"], 2) for r in done],
+                # the cases whose runs took turns with this one's, run i beside run i
+                turns_with=[other.name for other in prepared if other is not case],
             )
             shutil.rmtree(case.home)
             if case.kept.exists():
@@ -364,7 +366,40 @@ def report(sizes: list[str], cache: Path = CACHE) -> str:
                     f"{m['records_injected']:,} | {m['records_rejected']:,} | "
                     f"{'yes' if m['exact'] else 'NO'} |\n"
                 )
-    return table + _measured(sizes, cache)
+    return table + _runs(sizes, cache) + _measured(sizes, cache)
+
+
+def _runs(sizes: list[str], cache: Path) -> str:
+    """Every run of the repeated cases, in the order run, beside the median that the tables
+    report; and day 180 over day 20 turn by turn when their runs took turns (run i of one
+    beside run i of the other, minutes apart): how far one run moves is what says whether a
+    ratio near its target is met or the hour's doing."""
+    rows = []
+    for name in sizes:
+        found = {case: load(name, case, cache) for case in ("daily", "day20", "day180")}
+        for case, r in found.items():
+            if r and r.get("runs_seconds"):
+                runs = ", ".join(f"{s:.2f}" for s in r["runs_seconds"])
+                rows.append(f"| {name} | {case} | {runs} | {r['seconds']:.2f} |")
+        d20, d180 = found["day20"], found["day180"]
+        if (
+            d20
+            and d180
+            and "day20" in d180.get("turns_with", [])
+            and len(d20.get("runs_seconds", [])) == len(d180.get("runs_seconds", [])) > 1
+        ):
+            turns = [b / a for a, b in zip(d20["runs_seconds"], d180["runs_seconds"], strict=True)]
+            rows.append(
+                f"| {name} | day 180 / day 20, turn by turn | "
+                + ", ".join(f"{t:.2f}" for t in turns)
+                + f" | {d180['seconds'] / d20['seconds']:.2f} |"
+            )
+    if not rows:
+        return ""
+    return (
+        "\n| size | case | runs, s (in the order run) | the median run, s |\n"
+        "| --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
+    )
 
 
 def _measured(sizes: list[str], cache: Path) -> str:

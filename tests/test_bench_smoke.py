@@ -112,6 +112,7 @@ def test_daily_cases_run_again_from_the_same_state_taking_turns(cache):
         reported = json.loads((results / f"{case}.json").read_text())
         assert reported["runs_seconds"] == [round(r["seconds"], 2) for r in (first, second)]
         assert reported["seconds"] == max(first["seconds"], second["seconds"])  # median of 2
+        assert reported["turns_with"] == [{"day20": "day180", "day180": "day20"}[case]]
         assert not (cache / "micro" / "runs" / f"{case}_before").exists()
     order = ["day20_step", "day180_step", "day20_step2", "day180_step2"]
     written = [(results / f"{name}.json").stat().st_mtime_ns for name in order]
@@ -141,3 +142,39 @@ def test_report_sets_the_peers_against_the_daily_run_too(tmp_path):
     assert tables[2].splitlines()[2:] == [
         f"| micro | {case} | - | - | - |" for case in ("full", "daily", "peers")
     ]
+
+
+def test_report_lists_every_run_and_the_growth_turn_by_turn(tmp_path):
+    """The repeated cases' runs are listed beside the median the tables report, and day 180
+    over day 20 run by run when their runs took turns (worked out by hand: 13 / 10 = 1.30,
+    10 / 8 = 1.25, 12 / 12 = 1.00; the medians 12 / 10 = 1.20). Runs that didn't take turns
+    (measured in different benchmarks) get no turn-by-turn row."""
+    results = tmp_path / "micro" / "results"
+    results.mkdir(parents=True)
+    phases = {"ingest": 1.0, "build": 1.0, "export": 1.0}
+
+    def save(case: str, runs: list[float], median: float, turns_with: list[str] | None) -> None:
+        result = {"seconds": median, "phases": phases, "peak_tree_rss_mb": 1024}
+        result["runs_seconds"] = runs
+        if turns_with is not None:
+            result["turns_with"] = turns_with
+        (results / f"{case}.json").write_text(json.dumps(result))
+
+    save("daily", [12.5, 12.25, 13.0], 12.5, [])
+    save("day20", [10.0, 8.0, 12.0], 10.0, ["day180"])
+    save("day180", [13.0, 10.0, 12.0], 12.0, ["day20"])
+
+    def runs_table() -> list[str]:
+        tables = run.report(["micro"], tmp_path).split("\n\n")
+        return next(t for t in tables if "runs, s (in the order run)" in t).splitlines()
+
+    table = runs_table()
+    assert table[0] == "| size | case | runs, s (in the order run) | the median run, s |"
+    assert table[2:] == [
+        "| micro | daily | 12.50, 12.25, 13.00 | 12.50 |",
+        "| micro | day20 | 10.00, 8.00, 12.00 | 10.00 |",
+        "| micro | day180 | 13.00, 10.00, 12.00 | 12.00 |",
+        "| micro | day 180 / day 20, turn by turn | 1.30, 1.25, 1.00 | 1.20 |",
+    ]
+    save("day180", [13.0, 10.0, 12.0], 12.0, None)
+    assert "turn by turn" not in runs_table()[-1]
