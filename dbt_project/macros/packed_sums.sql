@@ -1,5 +1,5 @@
 {# Several small counters summed by a single aggregate (int_pupil_daily's windows, the
-   sums of fct_pupil_day and int_pupil_week).
+   sums of fct_pupil_day and int_pupil_week, int_breakdown_slices' weekday sums).
 
    DuckDB evaluates each aggregate on its own: five running sums over the year's 8 million
    pupil-days cost five passes over the sorted rows (about a second each on M, on top of the

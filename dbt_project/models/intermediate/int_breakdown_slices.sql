@@ -27,12 +27,18 @@ year_weeks as (
 -- pupil-days, which made this the mart of a daily run that grew most over the year. A
 -- week's sums hold all its school days, so the facts of the year's first week before
 -- 1 September and of D's week after D are taken off again (edge_days, a few days' facts).
+-- Each day of the week's four counters are packed into one integer (macros/packed_sums.sql:
+-- a pupil's year on one day of the week is at most 53 days and 106 sessions), summed over the
+-- pupil's weeks in one aggregate and over the week's days for its total: 7 sums a pupil
+-- instead of 28, and a narrower table of pupil-weeks for the two slices to share (M, 1 July,
+-- this query alone: 0.66 s and 1.9 CPU-s -> 0.46 s and 1.0 CPU-s, the same rows).
+{%- set counters = ['days', 'possible', 'attended', 'absence'] %}
 pupil_weeks as (
     select pw.urn, pw.upn, pw.school_week_index, year_weeks.monday
         {%- for d in range(1, 8) %}
-        {%- for m in ['days', 'possible', 'attended', 'absence'] %},
-        coalesce(pw.school_{{ m }}_d{{ d }}, 0) as school_{{ m }}_d{{ d }}
-        {%- endfor %}
+        {%- set fields = [] %}
+        {%- for m in counters %}{% do fields.append('pw.school_' ~ m ~ '_d' ~ d) %}{% endfor %},
+        {{ packed(fields) }} as dow_{{ d }}
         {%- endfor %}
     from {{ ref('int_pupil_week') }} as pw
     inner join year_weeks
@@ -58,14 +64,19 @@ edge_days as (
 pupil_dows as (
     -- each pupil's school days and sessions by day of the week, over the year's weeks
     select urn, upn
-        {%- for d in range(1, 8) %},
-        sum(school_days_d{{ d }}) as days_{{ d }},
-        sum(school_possible_d{{ d }}) as possible_{{ d }},
-        sum(school_attended_d{{ d }}) as attended_{{ d }},
-        sum(school_absence_d{{ d }}) as absence_{{ d }}
+        {%- for d in range(1, 8) %}
+        {%- for m in counters %},
+        {{ unpacked('dow_' ~ d, loop.index0) }} as {{ m }}_{{ d }}
         {%- endfor %}
-    from pupil_weeks
-    group by urn, upn
+        {%- endfor %}
+    from (
+        select urn, upn
+            {%- for d in range(1, 8) %},
+            sum(dow_{{ d }}) as dow_{{ d }}
+            {%- endfor %}
+        from pupil_weeks
+        group by urn, upn
+    )
 ),
 
 edges as (
@@ -94,18 +105,17 @@ weekday_pupils as (
 
 week_pupils as (
     -- one row per pupil and week with a school day in the slice
-    select pw.urn, pw.upn, pw.monday,
-           ({% for d in range(1, 8) %}pw.school_possible_d{{ d }}{% if not loop.last %} + {% endif %}{% endfor %})
-               - coalesce(e.possible, 0) as possible,
-           ({% for d in range(1, 8) %}pw.school_attended_d{{ d }}{% if not loop.last %} + {% endif %}{% endfor %})
-               - coalesce(e.attended, 0) as attended,
-           ({% for d in range(1, 8) %}pw.school_absence_d{{ d }}{% if not loop.last %} + {% endif %}{% endfor %})
-               - coalesce(e.absence, 0) as absence
+    {%- set days = [] %}
+    {%- for d in range(1, 8) %}{% do days.append('pw.dow_' ~ d) %}{% endfor %}
+    {%- set week = '(' ~ days | join(' + ') ~ ')' %}
+    select pw.urn, pw.upn, pw.monday
+        {%- for m in counters[1:] %},
+        {{ unpacked(week, loop.index) }} - coalesce(e.{{ m }}, 0) as {{ m }}
+        {%- endfor %}
     from pupil_weeks as pw
     left join edges as e
         on e.urn = pw.urn and e.upn = pw.upn and e.school_week_index = pw.school_week_index
-    where ({% for d in range(1, 8) %}pw.school_days_d{{ d }}{% if not loop.last %} + {% endif %}{% endfor %})
-          - coalesce(e.days, 0) > 0
+    where {{ unpacked(week, 0) }} - coalesce(e.days, 0) > 0
 ),
 
 slice_academy as (
