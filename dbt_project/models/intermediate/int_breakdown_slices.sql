@@ -31,7 +31,7 @@ year_weeks as (
 -- a pupil's year on one day of the week is at most 53 days and 106 sessions), summed over the
 -- pupil's weeks in one aggregate and over the week's days for its total: 7 sums a pupil
 -- instead of 28, and a narrower table of pupil-weeks for the two slices to share (M, 1 July,
--- this query alone: 0.66 s and 1.9 CPU-s -> 0.46 s and 1.0 CPU-s, the same rows).
+-- this query alone: 0.65 s and 1.8 CPU-s -> 0.47 s and 1.07 CPU-s, the same rows).
 {%- set counters = ['days', 'possible', 'attended', 'absence'] %}
 pupil_weeks as (
     select pw.urn, pw.upn, pw.school_week_index, year_weeks.monday
