@@ -5,7 +5,8 @@
 -- The sums above count every day of the week with a mark (a closure day's too); the
 -- school_*_d1 .. _d7 columns count the week's school days only, by ISO day of the week (1 =
 -- Monday): mart_breakdowns' weekday and week slices read these 1.6 million pupil-weeks
--- instead of the year's 8 million pupil-days.
+-- instead of the year's 8 million pupil-days, and so do mart_pupil_status's year-to-date
+-- lates (the late_* and minutes_late sums).
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -15,18 +16,21 @@
 -- depends_on: {{ ref('int_build_plan') }}
 -- depends_on: {{ ref('int_pupil_changes') }}
 {%- set sums = ['possible_sessions', 'attended_sessions', 'absence_sessions',
-                'unauthorised_sessions', 'unexplained_sessions', 'unauthorised_n_sessions'] %}
+                'unauthorised_sessions', 'unexplained_sessions', 'unauthorised_n_sessions',
+                'late_before_close', 'late_after_close', 'late_sessions_with_minutes'] %}
 {%- set by_day = ['days', 'possible', 'attended', 'absence'] %}
--- Each group's counters are summed packed (macros/packed_sums.sql): the week's six sums in two
--- aggregates, each day of the week's four in one, 9 aggregates instead of 34 (M full build:
--- this model 7.4-8.2 s -> 2.9-3.2 s).
+-- Each group's counters are summed packed (macros/packed_sums.sql): the week's nine session
+-- counts in two aggregates (five and four: at most 14 sessions a week each), each day of the
+-- week's four in one, 9 aggregates instead of 34 (M full build: this model 7.4-8.2 s ->
+-- 2.9-3.2 s). Minutes late have no such bound and are summed on their own.
 select
     urn,
     upn,
     school_week_index
     {%- for column in sums %},
-    {{ unpacked('week_sums_' ~ (loop.index0 // 3), loop.index0 % 3) }} as {{ column }}
-    {%- endfor %}
+    {{ unpacked('week_sums_' ~ (loop.index0 // 5), loop.index0 % 5) }} as {{ column }}
+    {%- endfor %},
+    minutes_late
     {%- for d in range(1, 8) %}
     {%- for m in by_day %},
     {{ unpacked('dow_sums_' ~ d, loop.index0) }} as school_{{ m }}_d{{ d }}
@@ -37,8 +41,9 @@ select
     days.urn,
     days.upn,
     days.school_week_index,
-    sum({{ packed(sums[:3]) }}) as week_sums_0,
-    sum({{ packed(sums[3:]) }}) as week_sums_1
+    sum({{ packed(sums[:5]) }}) as week_sums_0,
+    sum({{ packed(sums[5:]) }}) as week_sums_1,
+    cast(sum(days.minutes_late) as integer) as minutes_late
     {%- for d in range(1, 8) %},
     sum(case when days.school_dow = {{ d }}
              then {{ packed(['1', 'days.possible_sessions', 'days.attended_sessions',

@@ -63,9 +63,22 @@ yesterday as (
         on stage.urn = daily.urn and stage.upn = daily.upn and stage.calendar_date = daily.calendar_date
 ),
 
+year_weeks as (
+    -- every week of the academy's calendar with a day of the year to D in it
+    select distinct urn, school_week_index
+    from {{ ref('stg_calendar') }}
+    where calendar_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
+      and school_week_index is not null
+),
+
 lates as (
-    -- only the pupil-days with a late mark: every other day adds nothing to these sums, and
-    -- grouping the year's 8 million pupil-days by pupil was most of this mart's time (M)
+    -- The year's lates per pupil from int_pupil_week's weekly sums (1.5 million pupil-weeks
+    -- by July) rather than from the year's 8 million pupil-days, which made this the part of
+    -- the mart that grew with the year. A week's sums hold every day of it with a mark, so
+    -- the days of the year's weeks outside the year to D (the first week's before 1 September,
+    -- D's week's after D) are taken off again, and the year's days in no school week (a week
+    -- of closures, which int_pupil_week leaves out) added: a few days' facts, each read
+    -- between constant dates or (school_week_index is null) skipped by the row groups' stats.
     select
         urn,
         upn,
@@ -73,10 +86,30 @@ lates as (
         cast(sum(late_after_close) as integer) as late_u_ytd,
         cast(sum(minutes_late) as integer) as minutes_late_ytd,
         cast(sum(late_sessions_with_minutes) as integer) as late_with_minutes_ytd
-    from {{ ref('fct_pupil_day') }}
-    where mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
-      and (late_before_close <> 0 or late_after_close <> 0 or minutes_late <> 0
-           or late_sessions_with_minutes <> 0)
+    from (
+        select pw.urn, pw.upn, pw.late_before_close, pw.late_after_close, pw.minutes_late,
+               pw.late_sessions_with_minutes
+        from {{ ref('int_pupil_week') }} as pw
+        semi join year_weeks
+            on year_weeks.urn = pw.urn and year_weeks.school_week_index = pw.school_week_index
+        where pw.late_before_close <> 0 or pw.late_after_close <> 0 or pw.minutes_late <> 0
+           or pw.late_sessions_with_minutes <> 0
+        union all
+        select day.urn, day.upn, -day.late_before_close, -day.late_after_close,
+               -day.minutes_late, -day.late_sessions_with_minutes
+        from {{ ref('fct_pupil_day') }} as day
+        semi join year_weeks
+            on year_weeks.urn = day.urn and year_weeks.school_week_index = day.school_week_index
+        where day.mark_date between {{ academic_year_start(run_date()) }} - 6
+                                and {{ academic_year_start(run_date()) }} - 1
+           or day.mark_date between {{ run_date() }} + 1 and {{ run_date() }} + 6
+        union all
+        select day.urn, day.upn, day.late_before_close, day.late_after_close,
+               day.minutes_late, day.late_sessions_with_minutes
+        from {{ ref('fct_pupil_day') }} as day
+        where day.mark_date between {{ academic_year_start(run_date()) }} and {{ run_date() }}
+          and day.school_week_index is null
+    )
     group by urn, upn
 ),
 
