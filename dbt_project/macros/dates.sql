@@ -42,3 +42,13 @@
                      ~ column ~ " >= date '" ~ months[-1] ~ "' + interval 1 month") %}
   {{ return(parts) }}
 {% endmacro %}
+
+{# A date column's days in the week of 1 September before it, or in D's week after D: the
+   days a sum over the year's whole weeks (int_pupil_week's) holds beyond the year to D, which
+   a model summing those weeks takes off again (int_breakdown_slices, mart_pupil_status's
+   lates). Constant bounds, so a scan skips the row groups outside them. #}
+{% macro outside_year_in_its_weeks(column) -%}
+  ({{ column }} between {{ academic_year_start(run_date()) }} - 6
+                    and {{ academic_year_start(run_date()) }} - 1
+   or {{ column }} between {{ run_date() }} + 1 and {{ run_date() }} + 6)
+{%- endmacro %}

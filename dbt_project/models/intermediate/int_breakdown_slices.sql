@@ -56,9 +56,7 @@ edge_days as (
     semi join year_weeks
         on year_weeks.urn = day.urn and year_weeks.school_week_index = day.school_week_index
     semi join on_roll on on_roll.urn = day.urn and on_roll.upn = day.upn
-    where day.mark_date between {{ academic_year_start(run_date()) }} - 6
-                            and {{ academic_year_start(run_date()) }} - 1
-       or day.mark_date between {{ run_date() }} + 1 and {{ run_date() }} + 6
+    where {{ outside_year_in_its_weeks('day.mark_date') }}
 ),
 
 pupil_dows as (

@@ -100,9 +100,7 @@ lates as (
         from {{ ref('fct_pupil_day') }} as day
         semi join year_weeks
             on year_weeks.urn = day.urn and year_weeks.school_week_index = day.school_week_index
-        where day.mark_date between {{ academic_year_start(run_date()) }} - 6
-                                and {{ academic_year_start(run_date()) }} - 1
-           or day.mark_date between {{ run_date() }} + 1 and {{ run_date() }} + 6
+        where {{ outside_year_in_its_weeks('day.mark_date') }}
         union all
         select day.urn, day.upn, day.late_before_close, day.late_after_close,
                day.minutes_late, day.late_sessions_with_minutes
