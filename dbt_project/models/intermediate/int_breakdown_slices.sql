@@ -27,18 +27,17 @@ year_weeks as (
 -- pupil-days, which made this the mart of a daily run that grew most over the year. A
 -- week's sums hold all its school days, so the facts of the year's first week before
 -- 1 September and of D's week after D are taken off again (edge_days, a few days' facts).
--- Each day of the week's four counters are packed into one integer (macros/packed_sums.sql:
--- a pupil's year on one day of the week is at most 53 days and 106 sessions), summed over the
--- pupil's weeks in one aggregate and over the week's days for its total: 7 sums a pupil
--- instead of 28, and a narrower table of pupil-weeks for the two slices to share (M, 1 July,
--- this query alone: 0.65 s and 1.8 CPU-s -> 0.47 s and 1.07 CPU-s, the same rows).
+-- Each day of the week's four counters come packed in one integer (int_pupil_week's
+-- dow_sums_1 .. 7, macros/packed_sums.sql: a pupil's year on one day of the week is at most
+-- 53 days and 106 sessions), summed over the pupil's weeks in one aggregate and over the
+-- week's days for its total: 7 sums a pupil instead of 28, and a narrow table of pupil-weeks
+-- for the two slices to share (M, 1 July, this query alone: 0.65 s and 1.8 CPU-s -> 0.47 s
+-- and 1.07 CPU-s, the same rows; packed in int_pupil_week rather than here, 0.28 s warm).
 {%- set counters = ['days', 'possible', 'attended', 'absence'] %}
 pupil_weeks as (
     select pw.urn, pw.upn, pw.school_week_index, year_weeks.monday
-        {%- for d in range(1, 8) %}
-        {%- set fields = [] %}
-        {%- for m in counters %}{% do fields.append('pw.school_' ~ m ~ '_d' ~ d) %}{% endfor %},
-        {{ packed(fields) }} as dow_{{ d }}
+        {%- for d in range(1, 8) %},
+        pw.dow_sums_{{ d }} as dow_{{ d }}
         {%- endfor %}
     from {{ ref('int_pupil_week') }} as pw
     inner join year_weeks
