@@ -241,9 +241,16 @@ def quality_facts(
         ledger.save()
         loaded = [e for e in entries if e.get("status") == "loaded"]
         delivered_days = {str(e.get("extracted_at"))[:10] for e in loaded}
+        rejected_days = {
+            str(e.get("extracted_at"))[:10] for e in entries if e.get("status") == "rejected"
+        }
         arrived = run_date.isoformat() in delivered_days
         # A school day's delivery is expected that evening: a school day with no delivery
-        # extracted on it (or later the same day) is a late (or missing) delivery.
+        # loaded from an extraction on it (or later the same day) is without one, and late
+        # when a later delivery did load. A day whose delivery came and was rejected whole is
+        # not late: the school sent it on time and the file needs fixing, not chasing; it
+        # counts in deliveries_rejected and its reasons (SPEC 8: late is a delivery that has
+        # not arrived).
         school_days = []
         if calendars and academy.urn in calendars:
             school_days = [
@@ -253,14 +260,15 @@ def quality_facts(
         late = sum(
             1
             for d in without
-            if any(str(e.get("extracted_at"))[:10] > d.isoformat() for e in loaded)
+            if d.isoformat() not in rejected_days
+            and any(str(e.get("extracted_at"))[:10] > d.isoformat() for e in loaded)
         )
         rejected_records = sum(int(e.get("records_rejected") or 0) for e in loaded)
         rejected_files = sum(1 for e in entries if e.get("status") == "rejected")
         status = "ok"
         if rejected_records or rejected_files:
             status = "errors"
-        if not arrived:
+        if not arrived and run_date.isoformat() not in rejected_days:
             status = "late"
         rows.append(
             {

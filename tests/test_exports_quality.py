@@ -92,6 +92,43 @@ def test_quality_counts_from_the_ledger_and_issues(tmp_path: Path) -> None:
     assert "priority list" in row["exports_held_back"]
 
 
+def test_a_delivery_rejected_whole_is_not_a_late_one(tmp_path: Path) -> None:
+    """18 Nov's delivery came that evening and was rejected whole; 19 Nov's loaded. 18 Nov is
+    a day without a delivery loaded, and a rejected delivery, but not a late one: the school
+    sent it on time (SPEC 8: late is a delivery that has not arrived). 20 Nov's came on the
+    21st: that one is late. On a D whose own delivery was rejected the academy's status is
+    `errors`, not `late`; on a D with nothing at all it is `late`."""
+    write_config(tmp_path)
+    home = Home(tmp_path)
+    loaded = {"status": "loaded", "records_rejected": 0, "records_missing": 0, "warnings": 0}
+    trust = load_trust(home)
+    calendars = load_calendars(home, trust)
+    for d in calendars[URN].school_days:  # every school day before 17 Nov delivered
+        if date(2025, 9, 1) <= d < date(2025, 11, 17):
+            _ledger(home, f"old{d:%m%d}", f"{d.isoformat()}T18:30:00", records_loaded=0, **loaded)
+    _ledger(home, "r17", "2025-11-17T18:30:00", records_loaded=40, **loaded)
+    _ledger(home, "r18", "2025-11-18T18:30:00", status="rejected", reason="file_truncated")
+    _ledger(home, "r19", "2025-11-19T18:30:00", records_loaded=40, **loaded)
+    _ledger(home, "r21", "2025-11-21T07:00:00", records_loaded=80, **loaded)
+
+    def row(d: date) -> dict:
+        return quality_rows(home, trust, d, calendars, {}).iloc[0].to_dict()
+
+    on_18 = row(date(2025, 11, 18))
+    assert on_18["delivery_for_run_date"] == "N" and on_18["deliveries_rejected"] == 1
+    assert on_18["data_quality_status"] == "errors"
+    assert on_18["school_days_without_delivery"] == 1 and on_18["late_deliveries"] == 0
+    on_19 = row(date(2025, 11, 19))
+    assert on_19["delivery_for_run_date"] == "Y" and on_19["data_quality_status"] == "errors"
+    assert on_19["school_days_without_delivery"] == 1 and on_19["late_deliveries"] == 0
+    on_20 = row(date(2025, 11, 20))  # nothing extracted on the 20th (yet)
+    assert on_20["delivery_for_run_date"] == "N" and on_20["data_quality_status"] == "late"
+    assert on_20["school_days_without_delivery"] == 2 and on_20["late_deliveries"] == 0
+    on_21 = row(date(2025, 11, 21))  # 20th: no delivery, then the 21st's: late
+    assert on_21["school_days_without_delivery"] == 2  # 18 and 20 Nov
+    assert on_21["late_deliveries"] == 1  # 20 Nov only; 18 Nov's came and was rejected
+
+
 def test_half_term_starts_after_the_holiday_not_after_an_inset_day(tmp_path: Path) -> None:
     write_config(tmp_path)
     home = Home(tmp_path)
