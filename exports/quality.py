@@ -241,9 +241,8 @@ def quality_facts(
         ledger.save()
         loaded = [e for e in entries if e.get("status") == "loaded"]
         delivered_days = {str(e.get("extracted_at"))[:10] for e in loaded}
-        rejected_days = {
-            str(e.get("extracted_at"))[:10] for e in entries if e.get("status") == "rejected"
-        }
+        rejected = [e for e in entries if e.get("status") == "rejected"]
+        rejected_days = {str(e.get("extracted_at"))[:10] for e in rejected}
         arrived = run_date.isoformat() in delivered_days
         # A school day's delivery is expected that evening: a school day with no delivery
         # loaded from an extraction on it (or later the same day) is without one, and late
@@ -264,7 +263,7 @@ def quality_facts(
             and any(str(e.get("extracted_at"))[:10] > d.isoformat() for e in loaded)
         )
         rejected_records = sum(int(e.get("records_rejected") or 0) for e in loaded)
-        rejected_files = sum(1 for e in entries if e.get("status") == "rejected")
+        rejected_files = len(rejected)
         status = "ok"
         if rejected_records or rejected_files:
             status = "errors"
