@@ -27,6 +27,7 @@ from ingestion.errors import FileRejected
 from ingestion.files import PATTERNS, Delivery, discover, parse_ts
 from ingestion.formats import PARSERS, TABLES, api_json
 from ingestion.formats.api_json import Page, load_pages, pages_problem
+from ingestion.formats.table import spread
 from ingestion.quality_gate import GATED_COLUMNS, GateInput, gated_columns, run_gates
 from ingestion.read_cache import LedgerIndex
 from ingestion.reasons import reason_code, reason_codes
@@ -629,14 +630,21 @@ def check_parsed(home: Home, batch: list[_Parsed]) -> list[_Pending]:
     marks = checked.loaded
     owner = marks["_part"].to_numpy()
     marks = marks.assign(
-        urn=urns[owner], delivery=keys[owner], extracted_at=times.iloc[owner].to_numpy()
+        urn=spread(urns, owner, marks.index),
+        delivery=spread(keys, owner, marks.index),
+        extracted_at=times.iloc[owner].to_numpy(),
     )
     marks_table = pa.Table.from_pandas(
         marks[store.MARKS_SCHEMA.names], schema=store.MARKS_SCHEMA, preserve_index=False
     ).replace_schema_metadata(None)
     issues = checked.issues
     owner = issues["_part"].to_numpy()
-    issue_frame = _issue_rows(issues, urns[owner], keys[owner], times.iloc[owner].to_numpy())
+    issue_frame = _issue_rows(
+        issues,
+        spread(urns, owner, issues.index),
+        spread(keys, owner, issues.index),
+        times.iloc[owner].to_numpy(),
+    )
     # Converted once for the batch and cut per delivery, as the marks are.
     issues_table = pa.Table.from_pandas(
         issue_frame, schema=store.ISSUES_SCHEMA, preserve_index=False
@@ -648,7 +656,7 @@ def check_parsed(home: Home, batch: list[_Parsed]) -> list[_Pending]:
     # The gate's columns only (GATED_COLUMNS): what a pending delivery carries to its gate.
     gate = gated_columns("marks", checked.frame)
     gate["status"] = checked.status
-    gate["urn"] = urns[checked.frame["_part"].to_numpy()]
+    gate["urn"] = spread(urns, checked.frame["_part"].to_numpy(), gate.index)
 
     cut_marks, cut_issues, cut_gate = (checked.cuts(t) for t in (marks, issues, checked.frame))
     out = []
@@ -675,7 +683,7 @@ def check_parsed(home: Home, batch: list[_Parsed]) -> list[_Pending]:
 
 
 def _issue_rows(
-    issues: pd.DataFrame, urns: np.ndarray, keys: np.ndarray, times: np.ndarray
+    issues: pd.DataFrame, urns: pd.Series, keys: pd.Series, times: np.ndarray
 ) -> pd.DataFrame:
     """`_issue_frame` for the issues of many deliveries: each row's own academy, delivery and
     time."""

@@ -18,6 +18,7 @@ from ingestion.formats.table import (
     map_unique_together,
     parse_dates,
     read_table,
+    spread,
 )
 
 COLUMNS = [
@@ -144,7 +145,7 @@ def _check(
     roll["entry_date"] = entry
     roll["leaving_date"] = leaving
     # As a text column even when no snapshot has rows (what assigning one name gives).
-    roll["source_file"] = pd.Series(names[part], index=table.index, dtype="str")
+    roll["source_file"] = spread(names, part, table.index).astype("str")
     roll["source_row"] = table["_line"]
     roll["extracted_at"] = times.iloc[part].to_numpy()
     failed = error.notna().to_numpy()

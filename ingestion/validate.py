@@ -24,6 +24,7 @@ from ingestion.formats.table import (
     map_unique_together,
     per_session,
     register_clock,
+    spread,
 )
 
 MISSING_CODES = {"", "-"}  # the register was due and no mark was entered
@@ -179,7 +180,7 @@ def check_many(deliveries: list[Delivered]) -> CheckedBatch:
         f"the date is after the delivery was extracted ({d.extracted_at.date().isoformat()})"
         for d in deliveries
     ]
-    after = pd.Series(np.array(texts, dtype=object)[part])
+    after = spread(texts, part)
     error = first_error(error, day.after_extract, after)
     known = valid_code_mask(frame["code"], dates.where(has_date, date(1900, 1, 1)))
     unknown = ~known & ~missing

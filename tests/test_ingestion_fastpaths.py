@@ -7,12 +7,15 @@
   `run_gate` gives for it alone, failures, counts and examples included.
 - `parse_rolls` checks many roll snapshots stacked; each snapshot's rows, rejections and
   reasons must be what it gives alone.
+- `spread` makes a column from its distinct values by position; it must give the values and
+  dtype of the column made record by record.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,7 +23,7 @@ from ingestion import quality_gate
 from ingestion.errors import FileRejected
 from ingestion.files import discover
 from ingestion.formats import table as table_module
-from ingestion.formats.table import read_table
+from ingestion.formats.table import read_table, spread
 from ingestion.ingest import _roll_outputs
 from ingestion.quality_gate import GateInput, run_gate, run_gates
 from ingestion.rolls import parse_rolls
@@ -321,3 +324,27 @@ def test_rolls_parsed_together_equal_each_alone(tmp_path):
     )  # in the file's order: lines 3, 5, 6 (the repeat), 7-10
     assert gate["upn"].iloc[0] == upn(1) and (gate["urn"] == URN).all()
     assert made[keys[2]].table.num_rows == 0 and made[keys[2]].gate.empty
+
+
+@pytest.mark.parametrize(
+    ("values", "positions"),
+    [
+        (["140101", "140102"], [0, 0, 1, 0, 1]),  # a delivery's URN for each record
+        (["the date is after the delivery was extracted (2025-09-03)"], [0, 0, 0]),
+        (["AM", "PM"], [1, -1, 0]),  # -1: a missing value, as pd.factorize gives it
+        ([3, 5, 7], [2, 0, 1, 1]),
+        ([3, 5], [1, -1]),  # numbers with a missing one
+        ([date(2025, 9, 1), date(2025, 9, 2)], [1, 0]),
+        ([True, False], [0, 0, 1]),
+        (["x", None], [0, 1, 1]),
+        (["never taken"], []),  # no records: an empty object column, as before
+    ],
+)
+def test_spread_gives_the_column_made_record_by_record(values, positions):
+    index = pd.RangeIndex(10, 10 + len(positions))
+    distinct = np.empty(len(values) + 1, dtype=object)
+    distinct[:-1] = values
+    distinct[-1] = None  # what position -1 reads in the record-by-record form
+    expected = pd.Series(distinct[np.asarray(positions, dtype=np.int64)], index=index)
+    got = spread(values, np.asarray(positions, dtype=np.int64), index)
+    pd.testing.assert_series_equal(got, expected, check_exact=True)

@@ -67,7 +67,7 @@ def shape(table: pd.DataFrame, academy: Academy) -> pd.DataFrame:
     error = first_error(error, bad_time, "Arrival Time must be blank or HH:MM")
     return canonical(
         table,
-        table["_source_file"].to_numpy(),
+        table["_source_file"],
         table["UPN"],
         dates,
         session,

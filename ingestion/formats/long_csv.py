@@ -64,7 +64,7 @@ def shape(table: pd.DataFrame, academy: Academy) -> pd.DataFrame:
     error = first_error(error, bad_minutes, "Minutes Late must be blank or a whole number")
     return canonical(
         table,
-        table["_source_file"].to_numpy(),
+        table["_source_file"],
         table["UPN"],
         dates,
         session,

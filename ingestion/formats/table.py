@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
@@ -216,6 +216,34 @@ def _read_unquoted(body: str, required: list[str], skip_lines: int) -> pd.DataFr
     return table
 
 
+def spread(
+    values: Sequence[Any], positions: np.ndarray, index: pd.Index | None = None
+) -> pd.Series:
+    """`pd.Series(np.asarray(values, dtype=object)[positions], index=index)`: the same values
+    and dtype, made from the few distinct values instead of one Python object per record.
+
+    With pandas 3's Arrow-backed strings, a column of a delivery's URN, key or file name, or
+    of a mapped value, was a Python object per record converted to Arrow one by one (about 6%
+    of ingestion's CPU); taking the distinct values by position is one call in C. A position
+    of -1 gives None, as `pd.factorize`'s sentinel does. The dtype pandas infers is the one
+    it infers for the values themselves (None among them only when a position is -1), so it
+    is the dtype of the record-by-record form whenever every value is taken (`map_unique`)
+    or the values are all texts (the callers' URNs, keys, names and messages)."""
+    positions = np.asarray(positions)
+    if len(positions) == 0:
+        return pd.Series(np.empty(0, dtype=object), index=index)
+    small = np.empty(len(values) + 1, dtype=object)
+    small[:-1] = values
+    small[-1] = None
+    missing = positions < 0
+    if missing.any():
+        distinct = pd.Series(small)
+        positions = np.where(missing, len(values), positions)
+    else:
+        distinct = pd.Series(small[:-1])
+    return pd.Series(distinct.array.take(positions), index=index)
+
+
 def map_unique(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     """`values.map(fn)` with `fn` called once per distinct value: exports repeat the same
     UPNs, dates and times thousands of times, and `fn` is Python. Missing values give None.
@@ -223,20 +251,14 @@ def map_unique(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     each element (about 0.8 us apiece, more than a cached `fn` costs), `tolist` gives the
     same objects at once."""
     positions, uniques = pd.factorize(values, use_na_sentinel=True)
-    results = np.empty(len(uniques) + 1, dtype=object)
-    results[:-1] = [fn(v) for v in uniques.tolist()]
-    results[-1] = None
-    return pd.Series(results[positions], index=values.index)
+    return spread([fn(v) for v in uniques.tolist()], positions, values.index)
 
 
 def map_unique_together(values: pd.Series, fn: Callable[[list], list]) -> pd.Series:
     """`map_unique` with `fn` given every distinct value at once (a list) and returning their
     results in order: for checks done faster together (attendance.upn.upn_problems)."""
     positions, uniques = pd.factorize(values, use_na_sentinel=True)
-    results = np.empty(len(uniques) + 1, dtype=object)
-    results[:-1] = fn(uniques.tolist())
-    results[-1] = None
-    return pd.Series(results[positions], index=values.index)
+    return spread(fn(uniques.tolist()), positions, values.index)
 
 
 def by_value(values: pd.Series, fn: Callable[[str], Any]) -> pd.Series:
@@ -320,7 +342,7 @@ def register_start_minutes(registers: dict[str, str], session: pd.Series) -> pd.
 
 def canonical(
     table: pd.DataFrame,
-    source_file: str,
+    source_file: pd.Series,
     upn: pd.Series,
     mark_date: pd.Series,
     session: pd.Series,
