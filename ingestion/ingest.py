@@ -655,7 +655,8 @@ def check_parsed(home: Home, batch: list[_Parsed]) -> list[_Pending]:
     warnings = np.bincount(owner[issues["severity"].to_numpy() == "warning"], minlength=len(batch))
     # The gate's columns only (GATED_COLUMNS): what a pending delivery carries to its gate.
     gate = gated_columns("marks", checked.frame)
-    gate["status"] = checked.status
+    positions, statuses = pd.factorize(checked.status)  # four texts, each a Python object
+    gate["status"] = spread(statuses, positions, gate.index)
     gate["urn"] = spread(urns, checked.frame["_part"].to_numpy(), gate.index)
 
     cut_marks, cut_issues, cut_gate = (checked.cuts(t) for t in (marks, issues, checked.frame))
