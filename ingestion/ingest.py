@@ -599,9 +599,10 @@ def _shape(batch: list[_Parsed]) -> None:
         _, shape = TABLES[kind]
         stacked = pd.concat([p.table for p in items], ignore_index=True)
         shaped = apply_code_map(shape(stacked, academy), academy)
-        # Shaped records keep the stack's file order; each file is one delivery.
-        position = {p.delivery.files[0].name: i for i, p in enumerate(items)}
-        owner = shaped["source_file"].map(position).to_numpy(dtype=np.int64)
+        # Shaped records keep the stack's file order; each file is one delivery (its name is
+        # unique in the academy's folder), found by a hash lookup, not a dict call per record.
+        names = pd.Index([p.delivery.files[0].name for p in items])
+        owner = names.get_indexer(shaped["source_file"]).astype(np.int64)
         cuts = np.searchsorted(owner, np.arange(len(items) + 1))
         for i, item in enumerate(items):
             item.frame = shaped.iloc[cuts[i] : cuts[i + 1]]

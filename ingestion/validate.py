@@ -285,7 +285,10 @@ def _roll_masks(
     frame: pd.DataFrame, part: np.ndarray, deliveries: list[Delivered]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(on the roll of its own delivery, its delivery has no roll yet) for every record.
-    Deliveries sharing a snapshot (the usual case: a roll every few days) are joined at once."""
+    Deliveries sharing a snapshot (the usual case: a roll every few days) are joined at once,
+    and the batch's UPNs and dates are made into numbers once for all the snapshots: a batch
+    of fifty deliveries meets a dozen or more (3.6% of ingestion's samples went to doing it
+    per snapshot)."""
     on_roll = np.zeros(len(frame), dtype=bool)
     no_roll = np.zeros(len(frame), dtype=bool)
     groups: dict[int, list[int]] = {}
@@ -293,14 +296,22 @@ def _roll_masks(
         groups.setdefault(id(d.roll) if d.roll is not None and not d.roll.empty else 0, []).append(
             i
         )
+    if set(groups) != {0}:
+        # Each distinct UPN (a missing one too, as the join would see it) and each day once.
+        upn_codes, upn_values = pd.factorize(frame["upn"], use_na_sentinel=False)
+        days = _ordinals(frame["mark_date"])
     for key, members in groups.items():
         rows = np.isin(part, members)
         if key == 0:
             no_roll |= rows
-        else:
-            roll = deliveries[members[0]].roll
-            # only the two columns read: taking every column of the batch cost more than the join
-            on_roll[rows] = _on_roll(frame.loc[rows, ["upn", "mark_date"]], roll).to_numpy()
+            continue
+        roll = deliveries[members[0]].roll
+        upns = pd.Index(roll["upn"])
+        if not upns.is_unique:  # a valid roll never repeats a UPN; the general join for safety
+            on_roll[rows] = _on_roll_join(frame.loc[rows, ["upn", "mark_date"]], roll).to_numpy()
+            continue
+        where = upns.get_indexer(upn_values)[upn_codes[rows]]
+        on_roll[rows] = _within(where, days[rows], roll)
     return on_roll, no_roll
 
 
@@ -315,19 +326,14 @@ def _ordinals(values: pd.Series) -> np.ndarray:
     return numbers[codes]  # the sentinel -1 picks the trailing NaN
 
 
-def _on_roll(frame: pd.DataFrame, roll: pd.DataFrame) -> pd.Series:
-    """On the roll on the mark's date: entered by then and not left before it."""
-    upns = pd.Index(roll["upn"])
-    if not upns.is_unique:  # a valid roll never repeats a UPN; keep the general join for safety
-        return _on_roll_join(frame, roll)
-    where = upns.get_indexer(frame["upn"])
+def _within(where: np.ndarray, day: np.ndarray, roll: pd.DataFrame) -> np.ndarray:
+    """On the roll on the mark's date: the record's row in the roll (`where`, -1 for none),
+    entered by then and not left before it."""
     found = where >= 0
     entry = np.append(_ordinals(roll["entry_date"]), np.nan)[where]
     leave = np.append(_ordinals(roll["leaving_date"]), np.nan)[where]
-    day = _ordinals(frame["mark_date"])
     with np.errstate(invalid="ignore"):
-        ok = found & ~np.isnan(entry) & (day >= entry) & (np.isnan(leave) | (day <= leave))
-    return pd.Series(ok, index=frame.index)
+        return found & ~np.isnan(entry) & (day >= entry) & (np.isnan(leave) | (day <= leave))
 
 
 def _on_roll_join(frame: pd.DataFrame, roll: pd.DataFrame) -> pd.Series:
