@@ -306,11 +306,9 @@ def _roll_masks(
             no_roll |= rows
             continue
         roll = deliveries[members[0]].roll
-        upns = pd.Index(roll["upn"])
-        if not upns.is_unique:  # a valid roll never repeats a UPN; the general join for safety
-            on_roll[rows] = _on_roll_join(frame.loc[rows, ["upn", "mark_date"]], roll).to_numpy()
-            continue
-        where = upns.get_indexer(upn_values)[upn_codes[rows]]
+        # A stored roll holds each UPN once (parse_rolls rejects a UPN given twice, and keeps
+        # a row repeated whole once): pandas refuses the lookup loudly if one ever did not.
+        where = pd.Index(roll["upn"]).get_indexer(upn_values)[upn_codes[rows]]
         on_roll[rows] = _within(where, days[rows], roll)
     return on_roll, no_roll
 
@@ -334,12 +332,3 @@ def _within(where: np.ndarray, day: np.ndarray, roll: pd.DataFrame) -> np.ndarra
     leave = np.append(_ordinals(roll["leaving_date"]), np.nan)[where]
     with np.errstate(invalid="ignore"):
         return found & ~np.isnan(entry) & (day >= entry) & (np.isnan(leave) | (day <= leave))
-
-
-def _on_roll_join(frame: pd.DataFrame, roll: pd.DataFrame) -> pd.Series:
-    spans = roll.set_index("upn")[["entry_date", "leaving_date"]]
-    joined = frame[["upn", "mark_date"]].join(spans, on="upn")
-    entry_ok = joined["entry_date"].notna() & (joined["mark_date"] >= joined["entry_date"])
-    leave = joined["leaving_date"]
-    leave_ok = leave.isna() | (joined["mark_date"] <= leave)
-    return (entry_ok & leave_ok).fillna(False).astype(bool)
