@@ -27,7 +27,7 @@ from ingestion.errors import FileRejected
 from ingestion.files import PATTERNS, Delivery, discover, parse_ts
 from ingestion.formats import PARSERS, TABLES, api_json
 from ingestion.formats.api_json import Page, load_pages, pages_problem
-from ingestion.formats.table import spread
+from ingestion.formats.table import spread, stack_rows
 from ingestion.quality_gate import GATED_COLUMNS, GateInput, gated_columns, run_gates
 from ingestion.read_cache import LedgerIndex
 from ingestion.reasons import reason_code, reason_codes
@@ -558,7 +558,7 @@ class _Parsed:
     ledger: dict
     roll: pd.DataFrame | None
     at: _Staging
-    table: pd.DataFrame | None = None
+    table: pa.Table | None = None
     frame: pd.DataFrame | None = None
 
     def rows(self) -> int:
@@ -597,11 +597,11 @@ def _shape(batch: list[_Parsed]) -> None:
         items = [p for p in tables if p.delivery.urn == urn and p.delivery.kind == kind]
         academy = items[0].at.academy
         _, shape = TABLES[kind]
-        stacked = pd.concat([p.table for p in items], ignore_index=True)
+        names = pd.Index([p.delivery.files[0].name for p in items])
+        stacked = stack_rows([p.table for p in items], names)
         shaped = apply_code_map(shape(stacked, academy), academy)
         # Shaped records keep the stack's file order; each file is one delivery (its name is
         # unique in the academy's folder), found by a hash lookup, not a dict call per record.
-        names = pd.Index([p.delivery.files[0].name for p in items])
         owner = names.get_indexer(shaped["source_file"]).astype(np.int64)
         cuts = np.searchsorted(owner, np.arange(len(items) + 1))
         for i, item in enumerate(items):

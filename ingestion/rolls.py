@@ -7,6 +7,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from attendance.upn import upn_problems
 from ingestion.errors import FileRejected
@@ -17,8 +18,8 @@ from ingestion.formats.table import (
     map_unique,
     map_unique_together,
     parse_dates,
-    read_table,
-    spread,
+    read_rows,
+    stack_rows,
 )
 
 COLUMNS = [
@@ -74,12 +75,12 @@ def parse_rolls(deliveries: list[Delivery]) -> list[Parsed]:
     mostly pandas' cost per call (an academy's year of 39 snapshots one by one: 1.0 CPU-s,
     more than the checks of its 195 register files)."""
     results: list[Parsed | None] = [None] * len(deliveries)
-    tables: list[pd.DataFrame] = []
+    tables: list[pa.Table] = []
     readable: list[int] = []
     for i, delivery in enumerate(deliveries):
         (path,) = delivery.files
         try:
-            table, _ = read_table(path.read_bytes(), COLUMNS)
+            table, _ = read_rows(path.read_bytes(), COLUMNS)
         except FileRejected as exc:
             results[i] = exc
             continue
@@ -93,11 +94,11 @@ def parse_rolls(deliveries: list[Delivery]) -> list[Parsed]:
 
 
 def _check(
-    deliveries: list[Delivery], tables: list[pd.DataFrame]
+    deliveries: list[Delivery], tables: list[pa.Table]
 ) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     """The rows of every snapshot checked together; each snapshot's parts cut back out."""
-    part = np.repeat(np.arange(len(tables)), [len(t) for t in tables])
-    table = pd.concat(tables, ignore_index=True)
+    part = np.repeat(np.arange(len(tables)), [t.num_rows for t in tables])
+    table = stack_rows(tables, [d.files[0].name for d in deliveries])
     for col in COLUMNS:
         table[col] = by_value(table[col], str.strip)
     upn = by_value(table["UPN"], str.upper)
@@ -137,7 +138,6 @@ def _check(
         error, duplicate & error.isna(), "the UPN appears more than once in the roll"
     )
 
-    names = np.array([d.files[0].name for d in deliveries], dtype=object)
     times = pd.Series([d.extracted_at for d in deliveries])
     roll = table.rename(columns=OUT)[list(OUT.values())]
     roll["upn"] = upn
@@ -145,7 +145,7 @@ def _check(
     roll["entry_date"] = entry
     roll["leaving_date"] = leaving
     # As a text column even when no snapshot has rows (what assigning one name gives).
-    roll["source_file"] = spread(names, part, table.index).astype("str")
+    roll["source_file"] = table["_source_file"].astype("str")
     roll["source_row"] = table["_line"]
     roll["extracted_at"] = times.iloc[part].to_numpy()
     failed = error.notna().to_numpy()

@@ -1,12 +1,14 @@
 """The fast paths of ingestion give exactly what the general paths give.
 
-- `read_table` splits a CSV without quote characters with Arrow's CSV reader, or in C with
+- `read_rows` splits a CSV without quote characters with Arrow's CSV reader, or in C with
   string splitting; every other file goes through csv.reader. All must give the same rows,
   values and physical line numbers.
 - `run_gates` validates many deliveries in one GX run; each delivery's result must equal what
   `run_gate` gives for it alone, failures, counts and examples included.
 - `parse_rolls` checks many roll snapshots stacked; each snapshot's rows, rejections and
   reasons must be what it gives alone.
+- `stack_rows` stacks the rows of many files (read by any of those paths) as Arrow and makes
+  them a frame once; it must give what each file's frame gives, stacked, with its file name.
 - `spread` makes a column from its distinct values by position; it must give the values and
   dtype of the column made record by record.
 """
@@ -23,7 +25,7 @@ from ingestion import quality_gate
 from ingestion.errors import FileRejected
 from ingestion.files import discover
 from ingestion.formats import table as table_module
-from ingestion.formats.table import read_table, spread
+from ingestion.formats.table import read_rows, spread, stack_rows
 from ingestion.ingest import _roll_outputs
 from ingestion.quality_gate import GateInput, run_gate, run_gates
 from ingestion.rolls import parse_rolls
@@ -31,6 +33,12 @@ from tests.builders import URN, upn, write_roll
 
 COLUMNS = ["UPN", "Date", "Mark"]
 OTHER = "140998"  # a second academy of the trust
+
+
+def read_table(raw: bytes, required: list[str], skip_lines: int = 0):
+    """`read_rows` as a pandas frame, and the preamble."""
+    rows, preamble = read_rows(raw, required, skip_lines)
+    return rows.to_pandas(), preamble
 
 
 def _slow(raw: bytes, required: list[str], skip_lines: int = 0):
@@ -91,7 +99,7 @@ def test_arrow_path_gives_what_the_string_splitter_gives(text: str):
     body = text.replace("A2", "Zoë")
     arrow = table_module._read_arrow(body, COLUMNS, 2)
     if arrow is not None:
-        _same_rows(arrow, table_module._read_unquoted(body, COLUMNS, 2))
+        _same_rows(arrow.to_pandas(), table_module._read_unquoted(body, COLUMNS, 2))
 
 
 def test_arrow_path_is_taken_for_the_usual_export():
@@ -113,6 +121,22 @@ def test_fast_path_is_taken_only_without_quotes():
     assert table_module._read_unquoted("UPN,Date,Mark\nA1,d,/\n", COLUMNS, 0) is not None
     assert table_module._read_unquoted('UPN,Date,Mark\n"A1",d,/\n', COLUMNS, 0) is None
     assert table_module._read_unquoted("UPN,Date,Mark\nA1,d\n", COLUMNS, 0) is None
+
+
+def test_files_read_by_every_path_stack_into_each_files_rows():
+    # The Arrow path, csv.reader (quotes), a header alone (no rows) and a short row.
+    texts = [CASES["plain"], CASES["quoted commas"], CASES["header only"], CASES["short row"]]
+    names = ["a.csv", "b.csv", "c.csv", "d.csv"]
+    stacked = stack_rows([read_rows(t.encode(), COLUMNS)[0] for t in texts], names)
+    alone = [
+        read_table(t.encode(), COLUMNS)[0].assign(_source_file=n)
+        for t, n in zip(texts, names, strict=True)
+    ]
+    pd.testing.assert_frame_equal(stacked, pd.concat(alone, ignore_index=True))
+    assert stacked["_source_file"].tolist() == ["a.csv"] * 2 + ["b.csv"] * 2 + ["d.csv"] * 2
+    assert stacked["UPN"].tolist() == ["A1", "A2", "A,1", "A2", "A1", "A2"]
+    assert stacked["_line"].tolist() == [2, 3, 2, 3, 2, 3]
+    assert stacked["_short"].tolist() == [False, False, False, False, True, False]
 
 
 @pytest.mark.parametrize(

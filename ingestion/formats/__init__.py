@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
+import pyarrow as pa
 
 from attendance.config import Academy
 from ingestion.files import Delivery
 from ingestion.formats import api_json, arbor_csv, long_csv, weekly_grid
 
 Parser = Callable[[Delivery, Academy], pd.DataFrame]
-Reader = Callable[[Delivery, Academy], pd.DataFrame]
+Reader = Callable[[Delivery, Academy], pa.Table]
 Shaper = Callable[[pd.DataFrame, Academy], pd.DataFrame]
 
 PARSERS: dict[str, Parser] = {
@@ -25,8 +26,9 @@ PARSERS: dict[str, Parser] = {
 
 # The CSV families also come in two halves, so that ingestion can read each file on its own
 # (a file is rejected whole) and shape the rows of many files in one pass: `read` gives the
-# file's rows as strings with `_line` and `_source_file`, `shape` turns any stack of such
-# rows into canonical records; `parse` is shape(read(...)).
+# file's rows as Arrow strings with `_line`, `stack_rows` makes many files' rows one frame
+# with each row's `_source_file`, and `shape` turns such a frame into canonical records;
+# `parse` is shape(stack_rows([read(...)])).
 TABLES: dict[str, tuple[Reader, Shaper]] = {
     "long_csv": (long_csv.read, long_csv.shape),
     "arbor_csv": (arbor_csv.read, arbor_csv.shape),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
 from attendance.config import Academy
 from ingestion.errors import FileRejected
@@ -10,11 +11,13 @@ from ingestion.files import Delivery
 from ingestion.formats.table import (
     by_value,
     canonical,
+    distinct_texts,
     first_error,
     late_fields_from_arrival,
     parse_dates,
-    read_table,
+    read_rows,
     register_start_minutes,
+    stack_rows,
     strip_upper,
 )
 
@@ -34,22 +37,21 @@ SESSIONS = {"MORNING": "AM", "AFTERNOON": "PM"}
 
 
 def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
-    return shape(read(delivery, academy), academy)
+    return shape(stack_rows([read(delivery, academy)], [delivery.files[0].name]), academy)
 
 
-def read(delivery: Delivery, academy: Academy) -> pd.DataFrame:
-    """The file's rows as strings with `_line` and `_source_file`; rejects a file that cannot
-    be read or is another academy's."""
+def read(delivery: Delivery, academy: Academy) -> pa.Table:
+    """The file's rows as strings with `_line` (`read_rows`); rejects a file that cannot be
+    read or is another academy's."""
     (path,) = delivery.files
-    table, _ = read_table(path.read_bytes(), COLUMNS)
-    identities = set(by_value(table["School URN"], str.strip)) - {""}
+    table, _ = read_rows(path.read_bytes(), COLUMNS)
+    identities = distinct_texts(table["School URN"])
     if identities and identities != {academy.urn}:
         others = ", ".join(sorted(identities - {academy.urn})) or "none"
         raise FileRejected(
             f"the file is for School URN {others}, not {academy.urn} ({academy.name}) "
             "whose folder it is in"
         )
-    table["_source_file"] = path.name
     return table
 
 

@@ -45,10 +45,10 @@ CANONICAL = [
 ]
 
 
-def read_table(
-    raw: bytes, required: list[str], skip_lines: int = 0
-) -> tuple[pd.DataFrame, list[str]]:
-    """Rows as strings keyed by header name, plus `_line`; and the text's preamble lines.
+def read_rows(raw: bytes, required: list[str], skip_lines: int = 0) -> tuple[pa.Table, list[str]]:
+    """Rows as strings keyed by header name, plus `_line` (the physical line) and `_short`
+    (the row had fewer fields than the header); and the text's preamble lines. As Arrow:
+    a batch's files are stacked before pandas sees them (`stack_rows`).
 
     Raises FileRejected for what makes the whole file unreadable: empty, no header, missing
     required columns, broken quoting, or a last record cut short (a truncated transfer).
@@ -62,7 +62,7 @@ def read_table(
     for fast_path in (_read_arrow, _read_unquoted):
         fast = fast_path(body, required, skip_lines)
         if fast is not None:
-            return fast, preamble
+            return _as_rows(fast, required), preamble
     lines = io.StringIO(body, newline="")
     reader = csv.reader(lines, strict=True)  # a stray or unclosed quote must not swallow rows
     try:
@@ -109,7 +109,37 @@ def read_table(
     table["_short"] = False
     if short:
         table.loc[short, "_short"] = True
-    return table, preamble
+    return _as_rows(table, required), preamble
+
+
+def _as_rows(table: pd.DataFrame | pa.Table, required: list[str]) -> pa.Table:
+    """A file's rows with the one schema every reading path gives (the required columns as
+    Arrow strings, `_line`, `_short`), so that any files' rows stack."""
+    schema = pa.schema(
+        [*((c, pa.string()) for c in required), ("_line", pa.int64()), ("_short", pa.bool_())]
+    )
+    if isinstance(table, pa.Table):
+        return table.cast(schema)
+    return pa.Table.from_pandas(table, schema=schema, preserve_index=False).replace_schema_metadata(
+        None
+    )
+
+
+def stack_rows(tables: list[pa.Table], names: Sequence[str]) -> pd.DataFrame:
+    """The rows of several files (`read_rows`, each file's name in `names`), stacked in order
+    into one frame with each row's `_source_file`. Converting the stack to pandas once, not
+    each file: pandas' cost per frame and per concatenated frame was about 0.5 ms a file, for
+    a register file of a thousand rows (50 files, 29 ms against 3)."""
+    stacked = pa.concat_tables(tables).to_pandas()
+    owner = np.repeat(np.arange(len(tables)), [t.num_rows for t in tables])
+    stacked["_source_file"] = spread(list(names), owner, stacked.index)
+    return stacked
+
+
+def distinct_texts(column: pa.ChunkedArray) -> set[str]:
+    """A column's distinct values, stripped, without the blank one: the identities a file
+    states (its LAESTAB or URN on every row)."""
+    return {v.strip() for v in column.unique().to_pylist()} - {""}
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")  # what csv.reader over StringIO(newline="") splits on
@@ -120,7 +150,7 @@ _LINE_END = re.compile(r"\r\n|\r|\n")  # what csv.reader over StringIO(newline="
 _MAYBE_BLANK = r"^[\t\x0b\x0c\x1c-\x1f ]*$"
 
 
-def _read_arrow(body: str, required: list[str], skip_lines: int) -> pd.DataFrame | None:
+def _read_arrow(body: str, required: list[str], skip_lines: int) -> pa.Table | None:
     """The usual export, split into fields by Arrow's CSV reader (C++), giving exactly what
     `_read_unquoted` gives, at a seventh of its cost (2,900 lines: 1.5 ms against 10).
 
@@ -129,7 +159,7 @@ def _read_arrow(body: str, required: list[str], skip_lines: int) -> pd.DataFrame
     field count (an empty line has one field: so no empty line but the file's end), no field
     over csv's size limit. Then each line is one record and its position gives its line
     number; lines of commas and white space alone are records to drop, as csv.reader's
-    caller does (`read_table`). Anything else returns None for `_read_unquoted`.
+    caller does (`read_rows`). Anything else returns None for `_read_unquoted`.
     """
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
@@ -180,7 +210,7 @@ def _read_arrow(body: str, required: list[str], skip_lines: int) -> pd.DataFrame
     # as Arrow columns: inserting columns into the frame costs more than converting them.)
     picked = picked.append_column("_line", pa.array(keep.astype("int64") + skip_lines + 2))
     picked = picked.append_column("_short", pa.array(np.zeros(len(keep), dtype=bool)))
-    return picked.to_pandas()
+    return picked
 
 
 def _read_unquoted(body: str, required: list[str], skip_lines: int) -> pd.DataFrame | None:

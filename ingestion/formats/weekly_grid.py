@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from attendance.config import Academy
 from ingestion.errors import FileRejected
@@ -21,7 +22,8 @@ from ingestion.formats.table import (
     first_error,
     map_unique,
     parse_dates,
-    read_table,
+    read_rows,
+    stack_rows,
     strip_upper,
 )
 
@@ -33,14 +35,14 @@ MISSING_MARK = "-"
 
 
 def parse(delivery: Delivery, academy: Academy) -> pd.DataFrame:
-    return shape(read(delivery, academy), academy)
+    return shape(stack_rows([read(delivery, academy)], [delivery.files[0].name]), academy)
 
 
-def read(delivery: Delivery, academy: Academy) -> pd.DataFrame:
-    """The file's rows as strings with `_line` and `_source_file`; rejects a file that cannot
-    be read or is another academy's (its first line names the school)."""
+def read(delivery: Delivery, academy: Academy) -> pa.Table:
+    """The file's rows as strings with `_line` (`read_rows`); rejects a file that cannot be
+    read or is another academy's (its first line names the school)."""
     (path,) = delivery.files
-    table, preamble = read_table(path.read_bytes(), COLUMNS, skip_lines=1)
+    table, preamble = read_rows(path.read_bytes(), COLUMNS, skip_lines=1)
     m = IDENTITY.match(preamble[0] if preamble else "")
     if m is None:
         raise FileRejected("the first line must be 'School: <name> (<LAESTAB>)'", line=1)
@@ -50,7 +52,6 @@ def read(delivery: Delivery, academy: Academy) -> pd.DataFrame:
             "whose folder it is in",
             line=1,
         )
-    table["_source_file"] = path.name
     return table
 
 
