@@ -63,37 +63,32 @@ def shape(table: pd.DataFrame, academy: Academy) -> pd.DataFrame:
     row_error = first_error(row_error, bad_week, "Week Beginning is not a DD/MM/YYYY date")
     not_monday = map_unique(week, lambda d: d is not None and d.weekday() != 0)
     row_error = first_error(row_error, not_monday.astype(bool), "Week Beginning is not a Monday")
-    upn = by_value(table["UPN"], strip_upper)
-    file_order = pd.factorize(table["_source_file"])[0]
-
-    frames = []
-    for offset, cell in enumerate(CELLS):
-        values = by_value(table[cell].fillna(""), str.strip)
-        said = (values != "").to_numpy()
-        if not said.any():
-            continue
-        day_shift = timedelta(days=offset // 2)
-        dates = map_unique(week[said], lambda d, s=day_shift: None if d is None else d + s)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "upn": upn[said].to_numpy(),
-                    "mark_date": dates.to_numpy(),
-                    "session": cell[-2:],
-                    "code": values[said].to_numpy(),
-                    "minutes_late": pd.array([pd.NA] * int(said.sum()), dtype="Int64"),
-                    "arrival_time": None,
-                    "source_file": table["_source_file"].to_numpy()[said],
-                    "source_row": table["_line"].to_numpy()[said],
-                    "error": row_error[said].to_numpy(),
-                    "_file": file_order[said],
-                    "_cell": offset,
-                }
-            )
-        )
-    if not frames:
+    upn = by_value(table["UPN"], strip_upper).to_numpy()
+    # Every cell that says something, in row then cell order: the stack's rows are in file
+    # and line order already, so this is file, line and cell order without a sort.
+    cells = np.column_stack(
+        [by_value(table[cell].fillna(""), str.strip).to_numpy() for cell in CELLS]
+    )
+    row, cell = np.nonzero(cells != "")
+    if not len(row):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in CANONICAL})
-    out = pd.concat(frames, ignore_index=True)
-    out = out.sort_values(["_file", "source_row", "_cell"], kind="stable").reset_index(drop=True)
-    out["source_row"] = out["source_row"].astype(np.int64)
+    # Each cell's date from its row's week: the distinct weeks times the five days.
+    weeks, week_values = pd.factorize(week, use_na_sentinel=True)
+    days = np.empty((len(week_values) + 1, len(DAYS)), dtype=object)
+    for w, monday in enumerate([*week_values.tolist(), None]):
+        days[w] = [None if monday is None else monday + timedelta(days=d) for d in range(5)]
+    out = pd.DataFrame(
+        {
+            "upn": upn[row],
+            "mark_date": days[weeks[row], cell // 2],
+            "session": np.array(["AM", "PM"], dtype=object)[cell % 2],
+            "code": cells[row, cell],
+            "minutes_late": pd.array([pd.NA] * len(row), dtype="Int64"),
+            "arrival_time": None,
+            "source_file": table["_source_file"].to_numpy()[row],
+            "source_row": table["_line"].to_numpy()[row].astype(np.int64),
+            # Texts and None, kept as objects as the other formats' records are.
+            "error": pd.Series(row_error.to_numpy()[row], dtype=object),
+        }
+    )
     return out[CANONICAL]
