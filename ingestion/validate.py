@@ -98,15 +98,18 @@ def _expected_from_arrival(
     if frame["arrival_time"].isna().all():
         return expected  # no arrival times: nothing to compare (the usual delivery)
 
-    late = _register_minutes(academies, place, frame["session"], "late")
-    close = _register_minutes(academies, place, frame["session"], "close")
+    late = _register_minutes(academies, place, frame["session"], "late").to_numpy(float)
+    close = _register_minutes(academies, place, frame["session"], "close").to_numpy(float)
     arrival = map_unique(
         frame["arrival_time"], lambda v: clock_minutes(v) if isinstance(v, str) else None
-    ).astype("float64")
-    expected[arrival < late] = "present"
-    expected[(arrival >= late) & (arrival < close)] = "L"
-    expected[arrival >= close] = "U"
-    return expected
+    ).to_numpy(float)
+    with np.errstate(invalid="ignore"):  # a missing time (NaN) implies nothing
+        implied = np.select(
+            [arrival < late, (arrival >= late) & (arrival < close), arrival >= close],
+            np.array(["present", "L", "U"], dtype=object),
+            default=None,
+        )
+    return pd.Series(implied, index=frame.index, dtype=object)
 
 
 def _unknown_code_reason(code: str) -> str:
@@ -176,12 +179,13 @@ def check_many(deliveries: list[Delivered]) -> CheckedBatch:
     error = first_error(
         error, day.mask(~day.on_register), "the date is a holiday in the academy's calendar"
     )
-    texts = [
-        f"the date is after the delivery was extracted ({d.extracted_at.date().isoformat()})"
-        for d in deliveries
-    ]
-    after = spread(texts, part)
-    error = first_error(error, day.after_extract, after)
+    if day.after_extract.any():  # the message, with its delivery's day, only where needed
+        texts = [
+            f"the date is after the delivery was extracted ({d.extracted_at.date().isoformat()})"
+            for d in deliveries
+        ]
+        after = spread(texts, part)
+        error = first_error(error, day.after_extract, after)
     known = valid_code_mask(frame["code"], dates.where(has_date, date(1900, 1, 1)))
     unknown = ~known & ~missing
     todo = unknown & error.isna()
@@ -192,9 +196,11 @@ def check_many(deliveries: list[Delivered]) -> CheckedBatch:
 
     # The same key twice with different codes: neither can be believed.
     key = ["_part", "upn", "mark_date", "session"]  # within one delivery
+    keys = _key_numbers(frame, key)
     candidates = error.isna() & ~missing
-    sub = frame.loc[candidates, [*key, "code"]]
-    sub = sub[sub.duplicated(key, keep=False)]  # only a repeated key can conflict
+    chosen = candidates.to_numpy()
+    repeated = pd.Series(keys[chosen]).duplicated(keep=False).to_numpy()
+    sub = frame.loc[frame.index[chosen][repeated], [*key, "code"]]  # only these can conflict
     conflict = pd.Series(False, index=frame.index)
     if len(sub):
         distinct = sub.groupby(key, dropna=False)["code"].transform("nunique")
@@ -202,7 +208,7 @@ def check_many(deliveries: list[Delivered]) -> CheckedBatch:
     error = first_error(
         error, conflict, "the same pupil, date and session appears with different codes"
     )
-    duplicate = candidates & ~conflict & frame.duplicated(key, keep="first")
+    duplicate = candidates & ~conflict & pd.Series(keys, index=frame.index).duplicated()
 
     rejected = error.notna()
     status = pd.Series("loaded", index=frame.index, dtype=object)
@@ -279,6 +285,22 @@ class CheckedBatch:
     def cuts(self, table: pd.DataFrame) -> np.ndarray:
         """Row offsets where each delivery starts in `table`, and its end."""
         return np.searchsorted(table["_part"].to_numpy(), np.arange(self.deliveries + 1))
+
+
+def _key_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Each record's values of `columns` as one int64, equal where the values are (missing
+    values equal each other, as in `DataFrame.duplicated`): one hash of integers to find
+    repeated keys, instead of one over the columns for each question asked of them."""
+    numbers = np.zeros(len(frame), dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes, uniques = pd.factorize(frame[column])  # -1 for missing
+        if size * (len(uniques) + 1) >= 2**62:  # renumbered densely: below the record count
+            numbers, distinct = pd.factorize(numbers)
+            size = len(distinct)
+        numbers = numbers * (len(uniques) + 1) + (codes + 1)
+        size *= len(uniques) + 1
+    return numbers
 
 
 def _roll_masks(

@@ -9,12 +9,15 @@
   reasons must be what it gives alone.
 - `stack_rows` stacks the rows of many files (read by any of those paths) as Arrow and makes
   them a frame once; it must give what each file's frame gives, stacked, with its file name.
+- `_key_numbers` numbers each record's key; records share a number exactly when
+  `DataFrame.duplicated` takes them for the same key.
 - `spread` makes a column from its distinct values by position; it must give the values and
   dtype of the column made record by record.
 """
 
 from __future__ import annotations
 
+import csv
 from datetime import date, datetime
 
 import numpy as np
@@ -29,6 +32,7 @@ from ingestion.formats.table import read_rows, spread, stack_rows
 from ingestion.ingest import _roll_outputs
 from ingestion.quality_gate import GateInput, run_gate, run_gates
 from ingestion.rolls import parse_rolls
+from ingestion.validate import _key_numbers
 from tests.builders import URN, upn, write_roll
 
 COLUMNS = ["UPN", "Date", "Mark"]
@@ -137,6 +141,21 @@ def test_files_read_by_every_path_stack_into_each_files_rows():
     assert stacked["UPN"].tolist() == ["A1", "A2", "A,1", "A2", "A1", "A2"]
     assert stacked["_line"].tolist() == [2, 3, 2, 3, 2, 3]
     assert stacked["_short"].tolist() == [False, False, False, False, True, False]
+
+
+def test_a_field_over_csvs_size_limit_is_refused_not_read_fast():
+    """csv.reader refuses a field longer than csv.field_size_limit(); the fast paths must not
+    read one. The Arrow path skips measuring the fields of a text under the limit whole."""
+    before = csv.field_size_limit(40)
+    try:
+        long_field = "UPN,Date,Mark\nA1,01/09/2025,/\n" + "B" * 45 + ",01/09/2025,N\n"
+        assert table_module._read_arrow(long_field, COLUMNS, 0) is None
+        with pytest.raises(FileRejected, match="field larger than field limit"):
+            read_rows(long_field.encode(), COLUMNS)
+        under = "UPN,Date,Mark\nA1,01/09/2025,/\n"  # 16 bytes after the header
+        assert table_module._read_arrow(under, COLUMNS, 0).num_rows == 1
+    finally:
+        csv.field_size_limit(before)
 
 
 @pytest.mark.parametrize(
@@ -372,3 +391,30 @@ def test_spread_gives_the_column_made_record_by_record(values, positions):
     expected = pd.Series(distinct[np.asarray(positions, dtype=np.int64)], index=index)
     got = spread(values, np.asarray(positions, dtype=np.int64), index)
     pd.testing.assert_series_equal(got, expected, check_exact=True)
+
+
+@pytest.mark.parametrize("distinct", [5, 150_000], ids=["few values", "renumbered"])
+def test_key_numbers_repeat_where_the_keys_do(distinct: int):
+    """With 150,000 distinct values a column, the four columns' product passes 2**62: the
+    numbers are renumbered densely on the way, and must still agree."""
+    rng = np.random.default_rng(7)
+    n = 200_000
+
+    def column(values: np.ndarray) -> pd.Series:
+        out = pd.Series(values, dtype=object)
+        out[rng.random(n) < 0.01] = None  # missing values equal each other
+        return out
+
+    frame = pd.DataFrame(
+        {
+            "a": rng.integers(0, distinct, n),
+            "b": column(rng.integers(0, distinct, n).astype(str)),
+            "c": column(rng.integers(0, distinct, n)),
+            "d": column(rng.integers(0, distinct, n)),
+        }
+    )
+    if distinct == 5:  # small: many repeats of whole keys
+        assert frame.duplicated().sum() > 1000
+    numbers = pd.Series(_key_numbers(frame, list(frame.columns)))
+    for keep in ("first", False):
+        assert numbers.duplicated(keep=keep).tolist() == frame.duplicated(keep=keep).tolist()

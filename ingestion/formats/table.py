@@ -173,9 +173,10 @@ def _read_arrow(body: str, required: list[str], skip_lines: int) -> pa.Table | N
     if len(header) < 2 or any(c not in header for c in required):
         return None
     names = [f"f{i}" for i in range(len(header))]
+    data = body[end.end() :].encode("utf-8")
     try:
         fields = pacsv.read_csv(
-            io.BytesIO(body[end.end() :].encode("utf-8")),
+            io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
             parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
@@ -185,8 +186,12 @@ def _read_arrow(body: str, required: list[str], skip_lines: int) -> pa.Table | N
     except pa.ArrowInvalid:
         return None  # a line of another width, or no line at all
     columns = fields.columns
-    if fields.num_rows and max(pc.max(pc.binary_length(c)).as_py() for c in columns) > (
-        csv.field_size_limit()
+    limit = csv.field_size_limit()
+    # No field is longer than the text it is in: most files are shorter than the limit.
+    if (
+        len(data) > limit
+        and fields.num_rows
+        and max(pc.max(pc.binary_length(c)).as_py() for c in columns) > limit
     ):
         return None
     maybe_blank = np.ones(fields.num_rows, dtype=bool)
