@@ -2,7 +2,8 @@
 
 Peak memory is the largest sum of resident set sizes over the worker and all its descendants
 (the ingestion process pool included), sampled every 50 ms with psutil; the kernel's own
-high-water marks (ru_maxrss of the worker and of its largest child) are reported beside it.
+high-water marks (ru_maxrss of the worker and of its largest child) are reported beside it,
+and the phase of the step the peak fell in (`peak_phase`: ingest, build or export).
 """
 
 from __future__ import annotations
@@ -60,13 +61,16 @@ def measure_module(
     with log_path.open("w") as log:
         child = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         peak = 0
+        peak_at = 0.0
         stop = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, peak_at
             proc = psutil.Process(child.pid)
             while not stop.is_set():
-                peak = max(peak, _tree_rss(proc))
+                rss = _tree_rss(proc)
+                if rss > peak:
+                    peak, peak_at = rss, time.time()
                 stop.wait(0.05)
 
         watcher = threading.Thread(target=sample, daemon=True)
@@ -80,5 +84,17 @@ def measure_module(
     result = json.loads(out.read_text())
     result["wall_seconds"] = wall  # includes interpreter start-up and imports
     result["peak_tree_rss_mb"] = peak / 2**20
+    result["peak_phase"] = peak_phase(result.get("phase_spans_unix", []), peak_at)
     out.write_text(json.dumps(result, indent=2))
     return result
+
+
+def peak_phase(spans: list, peak_at: float) -> str:
+    """The phase (the worker's `phase_spans_unix`: name, start, end) during which the memory
+    peaked; `start-up` before the first (imports), `finish` after the last."""
+    if not spans:
+        return "-"
+    for name, start, end in spans:
+        if start <= peak_at <= end:
+            return name
+    return "start-up" if peak_at < spans[0][1] else "finish"

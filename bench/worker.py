@@ -46,6 +46,12 @@ def _run(home: Path, run_date: date, step: str) -> dict:
         loaded = sum(r["deliveries_loaded"] for r in done["ingestion"])
     phases = {name: t - marks[i][1] for i, (name, t) in enumerate(marks[1:])}
     result = {"seconds": marks[-1][1] - marks[0][1], "phases": phases}
+    # The phases on the wall clock too, so that the parent can say in which one the
+    # process tree's memory peaked (bench/measure.py).
+    offset = time.time() - time.perf_counter()
+    result["phase_spans_unix"] = [
+        [name, marks[i][1] + offset, t + offset] for i, (name, t) in enumerate(marks[1:])
+    ]
     if step == "run":
         result["deliveries_loaded"] = loaded  # new deliveries this run ingested
     return result

@@ -17,6 +17,7 @@ import pytest
 
 from bench import run
 from bench.datasets import SIZES, fresh_home
+from bench.measure import peak_phase
 from bench.state import ingested_up_to
 
 
@@ -27,10 +28,25 @@ def cache(tmp_path_factory):
     return root
 
 
+def test_the_peak_is_placed_in_its_phase():
+    spans = [["ingest", 100.0, 110.0], ["build", 110.0, 130.0], ["export", 130.0, 131.0]]
+    assert peak_phase(spans, 99.5) == "start-up"
+    assert peak_phase(spans, 105.0) == "ingest"
+    assert peak_phase(spans, 110.0) == "ingest"  # a boundary belongs to the phase ending there
+    assert peak_phase(spans, 129.9) == "build"
+    assert peak_phase(spans, 130.5) == "export"
+    assert peak_phase(spans, 131.2) == "finish"
+    assert peak_phase([], 1.0) == "-"
+
+
 def test_full_run_reports_phases_and_memory(cache):
     full = json.loads((cache / "micro" / "results" / "full.json").read_text())
     assert set(full["phases"]) == {"ingest", "build", "export"}
     assert full["peak_tree_rss_mb"] > 0
+    assert full["peak_phase"] in {"start-up", "ingest", "build", "export", "finish"}
+    spans = full["phase_spans_unix"]
+    assert [name for name, _, _ in spans] == ["ingest", "build", "export"]
+    assert all(start <= end for _, start, end in spans)
     assert "mart_pupil_status" in full["dbt_models"]
     assert full["run_date"] == "2025-09-19"  # the last school day of the micro range
     measured = full["measured"]
