@@ -142,6 +142,26 @@ def test_the_gate_reads_the_same_from_the_gated_columns_alone():
     assert not whole["passed"]
 
 
+def test_gx_does_not_fingerprint_the_frames_it_validates():
+    """GX's pandas engine would hash every value of a gated frame into the batch's markers
+    (attendance/heavy_imports.py: GX_FINGERPRINT_LIMIT); if GX renames its threshold, this
+    says so instead of the gate silently paying for the hash again."""
+    from attendance.heavy_imports import GX_FINGERPRINT_LIMIT, great_expectations
+    from ingestion.quality_gate import _whole_dataframe, warm_up
+
+    warm_up()
+    great_expectations()
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    assert pandas_execution_engine.HASH_THRESHOLD == GX_FINGERPRINT_LIMIT == 0
+    batch = _whole_dataframe().get_batch(batch_parameters={"dataframe": marks_frame([{}])})
+    assert "ge_load_time" in batch.batch_markers
+    assert "pandas_data_fingerprint" not in batch.batch_markers
+    # the gate's verdicts are unchanged by it: a clean delivery passes, a bad one fails
+    assert run_gate("long_csv", marks_frame([{}]), URN, EXTRACTED, "registers_x")["passed"]
+    assert not run_gate("long_csv", marks_frame([{"code": "Q9"}]), URN, EXTRACTED, "x")["passed"]
+
+
 def test_gate_results_are_kept_per_delivery_and_shown_in_the_report(tmp_path):
     write_config(tmp_path)
     write_roll(tmp_path, [{"upn": upn(1)}, {"upn": upn(2)}], date(2025, 9, 1))
