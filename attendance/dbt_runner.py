@@ -110,19 +110,22 @@ def target_path(home: Home) -> Path:
     return home.warehouse / "dbt_target"
 
 
-def warm_up(home: Home) -> None:
+def warm_up(home: Home, run_date: date | None = None) -> None:
     """Import dbt and its DuckDB adapter and load this home's saved manifest into memory now.
 
     That is most of dbt's start-up (about 1.5 s), and a caller with other work in flight can
-    pay it there: `run_day` calls this in a thread while its worker processes ingest. Only a
-    saved parse is loaded (a new one is left to the build); any failure is left for the build
-    to meet and report. With the garbage collector paused (attendance.heavy_imports)."""
+    pay it there: `run_day` calls this in a thread while its worker processes ingest. With
+    `run_date`, a home with no saved parse (a new home, its first full rebuild; a changed
+    project) is parsed here too, about 3 s that otherwise opened the build (M's full
+    rebuild: see docs/benchmarks.md); without it, only a saved parse is loaded. Any failure
+    is left for the build to meet and report. With the garbage collector paused
+    (attendance.heavy_imports)."""
     try:
         with collector_paused():
             import dbt.adapters.duckdb  # noqa: F401
             from dbt.cli.main import dbtRunner  # noqa: F401
 
-            parsed_manifest(home, parse=False)
+            parsed_manifest(home, run_date, parse=run_date is not None)
     except Exception:  # the build will raise it where it can be reported
         log.debug("dbt warm-up failed; the build starts dbt itself", exc_info=True)
 

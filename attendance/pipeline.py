@@ -406,7 +406,9 @@ def run_day(home: Home, run_date: date, progress: Callable[[str], None] = print)
     # only waits for them. The thread starts once they have their jobs: begun before, its
     # imports held the interpreter while this thread ordered the academies (a stat of every
     # landing file: M's 15,164 took 2.3 s beside it, 0.1 s alone) and started the pool.
-    warming = threading.Thread(target=warm_up, args=(home,), name="dbt-warm-up", daemon=True)
+    warming = threading.Thread(
+        target=warm_up, args=(home, run_date), name="dbt-warm-up", daemon=True
+    )
     # With a spare core, the last gate batch is gated beside the dbt build (build_and_gate).
     held: list | None = [] if in_workers else None
     ingesting = ingest_all(home, urns, run_date, held, started=warming.start)
