@@ -2,20 +2,22 @@
 -- extraction known on D wins; ties go to the later file name, then the later row.
 -- Incremental when D moves forward in the same academic year (macros/marks_current.sql): the
 -- winners already known are kept and only the keys the new deliveries touch are re-ranked.
--- The table is kept between runs: a full build empties it first (pre-hook), an incremental
--- one replaces the re-ranked keys (delete+insert on the key).
+-- The table is kept between runs: a full build empties it first (pre-hook) and fills it month
+-- by month (post-hook), an incremental one replaces the re-ranked keys (delete+insert on the
+-- key).
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['urn', 'upn', 'mark_date', 'session'],
     pre_hook="{{ marks_current_clear(marks_current_plan()) }}",
-    post_hook="{{ marks_current_record(marks_current_plan()) }}",
+    post_hook=[
+        "{{ marks_current_fill(marks_current_plan()) }}",
+        "{{ marks_current_record(marks_current_plan()) }}",
+    ],
 ) }}
 -- depends_on: {{ ref('stg_marks_files') }}
 {%- set plan = marks_current_plan() %}
-{#- every column, in the table's order: the full build's months, the new versions, the kept winners #}
-{%- set columns = ['urn', 'upn', 'mark_date', 'session', 'code', 'minutes_late', 'arrival_time',
-                   'source_file', 'source_row', 'delivery', 'extracted_at'] %}
+{%- set columns = marks_current_columns() %}
 -- Stored in date order (a daily build then appends its few re-ranked keys, mostly dated D):
 -- the zone maps on mark_date let the incremental re-ranking's lookup of the touched keys and
 -- its delete+insert skip the rest of the year, which they otherwise probed row by row (M,
@@ -23,30 +25,12 @@
 -- whole take their input by date (a full build's fct_pupil_session and fct_pupil_day: 1-2 s
 -- more each when it is not).
 {%- if plan.mode == 'full' %}
--- A full build ranks each month's versions on its own (a key's versions share its date) and
--- writes the months one after another, each in date order: no window or sort holds the whole
--- history at once (M, alternating full builds: 18.3-22.1 s -> 14.2-18.8 s).
-{%- for month in kept_months() %}
-(
-    with ranked as (
-        select
-            *,
-            row_number() over (
-                partition by urn, upn, mark_date, session
-                order by {{ latest_version_first() }}
-            ) as version_rank
-        from {{ ref('stg_marks') }}
-        where mark_date >= date '{{ month }}' and mark_date < date '{{ month }}' + interval 1 month
-    )
-    select {{ columns | join(', ') }}
-    from ranked
-    where version_rank = 1
-    order by mark_date
-)
-{%- if not loop.last %}
-union all
-{%- endif %}
-{%- endfor %}
+-- A full build ranks each month's versions in a statement of its own, one after another in
+-- the post-hook (marks_current_fill): a key's versions share its date, so no window or sort
+-- holds more than a month of the history. Here it only makes the table, empty.
+select {{ columns | join(', ') }}
+from {{ ref('stg_marks') }}
+where false
 {%- else %}
 {%- if plan.files %}
 with new_versions as (
