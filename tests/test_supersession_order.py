@@ -94,3 +94,10 @@ def test_latest_extraction_then_later_file_name_then_later_row(tmp_path, monkeyp
     mode = read_mart(home, "select mode from int_marks_current_build")["mode"].iloc[0]
     assert mode == "incremental"
     assert winners(home, date(2025, 10, 3), full=True) == day_two
+
+    # Back to 1 October without --full-refresh: the kept table is emptied and ranked again in
+    # full, as known then (d was extracted that day, the file of 2 October was not yet).
+    day_one_again = {**day_one, ("A1", "AM"): "R d_registers.csv"}
+    assert winners(home, date(2025, 10, 1), full=False) == day_one_again
+    mode = read_mart(home, "select mode from int_marks_current_build")["mode"].iloc[0]
+    assert mode == "full"
