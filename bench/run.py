@@ -47,6 +47,7 @@ from bench.datasets import CACHE, SIZES, Size, cached_home, fresh_home, generati
 from bench.days import school_days
 from bench.measure import measure_module, measure_step
 from bench.state import ingested_up_to
+from bench.timeline import dbt_spans, write_timeline
 
 CASES = ("full", "daily", "growth", "peers", "messy")
 GROWTH_DAYS = (20, 180)
@@ -136,6 +137,14 @@ def dbt_model_seconds(home: Path) -> dict[str, float]:
     return dict(sorted(timed.items(), key=lambda kv: -kv[1]))
 
 
+def with_dbt_nodes(result: dict, home: Path) -> dict:
+    """Add the last dbt build's per-node seconds (the report's) and spans (the timeline's)."""
+    result["dbt_models"] = dbt_model_seconds(home)
+    path = home / "warehouse" / "dbt_target" / "run_results.json"
+    result["dbt_spans"] = dbt_spans(json.loads(path.read_text())) if path.exists() else []
+    return result
+
+
 @dataclass
 class _Before:
     """A daily case's home, ready to run school day k (`SizeRun._before`)."""
@@ -184,6 +193,7 @@ class SizeRun:
             "calibration_s": self.calibration_s,
         }
         (self.results / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
+        write_timeline(result, self.size.name, name, self.results / f"{name}_timeline.svg")
         return result
 
     def full(self, profile: bool) -> dict:
@@ -192,7 +202,7 @@ class SizeRun:
         home = fresh_home(self.source, self.full_home)
         prof = self.results / "full.prof" if profile else None
         result = measure_step("run", home, d, self.results / "full_step.json", prof)
-        result["dbt_models"] = dbt_model_seconds(home)
+        with_dbt_nodes(result, home)
         result["run_date"] = d
         return self._save("full", result)
 
@@ -207,7 +217,7 @@ class SizeRun:
         home = fresh_home(source, self.base / "runs" / "messy")
         prof = self.results / "messy.prof" if profile else None
         result = measure_step("run", home, d, self.results / "messy_step.json", prof)
-        result["dbt_models"] = dbt_model_seconds(home)
+        with_dbt_nodes(result, home)
         result["run_date"] = d
         result["mess"] = mess.compare(mess.expected(mess.load_faults(source)), mess.rejected(home))
         return self._save("messy", result)
@@ -232,7 +242,7 @@ class SizeRun:
                 # first checkpoint fsyncs the database file and waited for them in the run.
                 os.sync()
                 result = measure_step("run", case.home, case.d, out, prof)
-                result["dbt_models"] = dbt_model_seconds(case.home)
+                with_dbt_nodes(result, case.home)
                 runs[case.name].append(result)
         saved = []
         for case in prepared:

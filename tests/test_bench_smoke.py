@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from datetime import date
 
 import pytest
@@ -48,6 +49,19 @@ def test_full_run_reports_phases_and_memory(cache):
     assert [name for name, _, _ in spans] == ["ingest", "build", "export"]
     assert all(start <= end for _, start, end in spans)
     assert "mart_pupil_status" in full["dbt_models"]
+    # what the timeline draws (bench/timeline.py): every node inside the build, the samples
+    spans = {s["name"]: s for s in full["dbt_spans"]}
+    build_start, build_end = full["phase_spans_unix"][1][1:]
+    node = spans["mart_pupil_status"]
+    assert build_start <= node["start"] <= node["end"] <= build_end
+    samples = full["samples"]
+    assert len(samples["t"]) == len(samples["rss_mb"]) == len(samples["cores_busy"]) > 0
+    assert all(0 <= c <= samples["cores"] for c in samples["cores_busy"])
+    svg = ET.parse(cache / "micro" / "results" / "full_timeline.svg").getroot()
+    tips = {t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")}
+    assert {f"dbt build {full['phases']['build']:.1f} s", "mart_pupil_status"} <= {
+        t.rsplit(":", 1)[0] for t in tips
+    }
     assert full["run_date"] == "2025-09-19"  # the last school day of the micro range
     measured = full["measured"]
     # a short commit hash (git lengthens one that would be ambiguous)

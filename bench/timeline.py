@@ -1,0 +1,247 @@
+"""Where a measured run's time went, as a picture: `results/<case>_timeline.svg`.
+
+One SVG per measured run (the full rebuild, the messy trust, the median run of each daily
+case), drawn from what the harness records anyway: the run's phases (bench/worker.py), each
+dbt node's start and end (dbt's run_results.json), and the process tree's memory and the
+machine's busy cores sampled while it ran (bench/measure.py). Read top to bottom it says what
+the tables cannot: which phase and which models the seconds went to, what ran beside what
+(the data tests beside the chain of models), whether both cores were busy, and where the
+memory peaked against the 4 GB target.
+
+The SVG is drawn here, by hand, like the trust report's charts (exports/report.py): no plotting
+library in the environment, and the same result gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from pathlib import Path
+
+FONT = "font-family:Helvetica,Arial,sans-serif"
+PHASE_COLOURS = {"ingest": "#4c78a8", "build": "#f58518", "export": "#54a24b"}
+PHASE_LABELS = {"ingest": "ingest", "build": "dbt build", "export": "export"}
+MODEL_COLOUR = "#f58518"
+TEST_COLOUR = "#b279a2"
+MEMORY_TARGET_GB = 4.0  # the issue's target for M's peak
+WIDTH, LEFT, RIGHT = 900, 230, 24
+ROW, GAP = 15, 3
+MAX_MODEL_ROWS = 10
+
+
+def _unix(stamp: str) -> float:
+    """dbt's ISO timestamps ('2026-12-05T03:45:12.145166Z') as seconds since the epoch."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def dbt_spans(run_results: dict) -> list[dict]:
+    """Each dbt node's span on the wall clock, from its first timing entry's start (compile)
+    to its last one's end (execute): what the node occupied of the build, beside its
+    execution_time. Nodes dbt skipped have no timing and are left out."""
+    spans = []
+    for r in run_results.get("results", []):
+        timing = [t for t in r.get("timing", []) if t.get("started_at") and t.get("completed_at")]
+        if not timing:
+            continue
+        kind, _, name = r["unique_id"].split(".", 2)
+        spans.append(
+            {
+                "name": name.split(".", 1)[-1] if kind != "test" else name,
+                "kind": kind,
+                "start": round(_unix(timing[0]["started_at"]), 3),
+                "end": round(_unix(timing[-1]["completed_at"]), 3),
+                "seconds": round(r.get("execution_time", 0.0), 2),
+            }
+        )
+    return sorted(spans, key=lambda s: (s["start"], s["name"]))
+
+
+def nice_step(total: float, ticks: int = 8) -> float:
+    """A tick interval of 1, 2 or 5 times a power of ten giving about `ticks` ticks."""
+    raw = max(total, 1e-9) / ticks
+    power = 10.0 ** (len(str(int(raw))) - 1) if raw >= 1 else 0.1
+    for factor in (1, 2, 5, 10):
+        if raw <= factor * power:
+            return factor * power
+    return 10 * power
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.1f} s"
+
+
+class _Canvas:
+    """The shared x scale (seconds from the run's start) and the SVG parts drawn so far."""
+
+    def __init__(self, t0: float, total: float) -> None:
+        self.t0, self.total = t0, max(total, 1e-9)
+        self.plot_w = WIDTH - LEFT - RIGHT
+        self.parts: list[str] = []
+
+    def x(self, unix: float) -> float:
+        offset = min(max(unix - self.t0, 0.0), self.total)
+        return round(LEFT + self.plot_w * offset / self.total, 1)
+
+    def rect(self, x0: float, x1: float, y: float, h: float, fill: str, title: str, op=1.0):
+        width = max(round(x1 - x0, 1), 0.6)  # a node of a few milliseconds still shows
+        opacity = "" if op == 1.0 else f' fill-opacity="{op}"'
+        self.parts.append(
+            f'<rect x="{x0}" y="{y}" width="{width}" height="{h}" fill="{fill}"{opacity}>'
+            f"<title>{escape(title)}</title></rect>"
+        )
+
+    def text(self, x: float, y: float, label: str, anchor: str = "end", extra: str = "") -> None:
+        self.parts.append(
+            f'<text x="{x}" y="{y}" text-anchor="{anchor}"{extra}>{escape(label)}</text>'
+        )
+
+
+def _model_rows(spans: list[dict], total: float) -> tuple[list[dict], list[dict], list[dict]]:
+    """The models worth a row each (the longest, at least 1% of the run, in the order they
+    ran), the other models, and the data tests."""
+    models = [s for s in spans if s["kind"] in ("model", "seed", "snapshot")]
+    tests = [s for s in spans if s["kind"] == "test"]
+    longest = sorted(models, key=lambda s: -(s["end"] - s["start"]))[:MAX_MODEL_ROWS]
+    own = [s for s in longest if s["end"] - s["start"] >= 0.01 * total]
+    own_names = {s["name"] for s in own}
+    others = [s for s in models if s["name"] not in own_names]
+    return sorted(own, key=lambda s: s["start"]), others, tests
+
+
+def _polyline(
+    c: _Canvas,
+    times: list[float],
+    values: list[float],
+    y0: float,
+    h: float,
+    top: float,
+    colour: str,
+) -> None:
+    points = " ".join(
+        f"{c.x(t)},{round(y0 + h - h * min(v, top) / top, 1)}"
+        for t, v in zip(times, values, strict=True)
+    )
+    c.parts.append(
+        f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
+    )
+
+
+def timeline_svg(result: dict, title: str) -> str:
+    """The timeline of one measured run (a result the harness saved) as an SVG document."""
+    phases = result.get("phase_spans_unix") or []
+    if not phases:
+        raise ValueError("the result has no phase spans (phase_spans_unix): nothing to draw")
+    t0, t_end = phases[0][1], phases[-1][2]
+    c = _Canvas(t0, t_end - t0)
+    spans = [s for s in result.get("dbt_spans", []) if s["end"] >= t0]
+    own, others, tests = _model_rows(spans, c.total)
+    samples = result.get("samples") or {}
+    y = 40
+    # the phases
+    for name, start, end in phases:
+        colour = PHASE_COLOURS.get(name, "#999999")
+        label = f"{PHASE_LABELS.get(name, name)} {_fmt_s(end - start)}"
+        c.rect(c.x(start), c.x(end), y, 22, colour, label)
+        if c.x(end) - c.x(start) > 7 * len(label):
+            c.text((c.x(start) + c.x(end)) / 2, y + 15, label, "middle", ' fill="#ffffff"')
+    c.text(LEFT - 8, y + 15, "phases")
+    y += 22 + 12
+    # the dbt nodes: a row for each long model, then the rest of the models, then the tests
+    rows = [(f"{s['name']} {_fmt_s(s['seconds'])}", [s], MODEL_COLOUR, 1.0) for s in own]
+    if others:
+        rows.append((f"other models ({len(others)})", others, MODEL_COLOUR, 0.55))
+    if tests:
+        rows.append((f"data tests ({len(tests)})", tests, TEST_COLOUR, 0.55))
+    for label, members, colour, opacity in rows:
+        for s in members:
+            tip = f"{s['name']}: {_fmt_s(s['end'] - s['start'])}"
+            c.rect(c.x(s["start"]), c.x(s["end"]), y, ROW, colour, tip, opacity)
+        c.text(LEFT - 8, y + ROW - 3, label)
+        y += ROW + GAP
+    y += 10
+    # memory, against the target; samples from before the first phase (the worker's imports)
+    # or after the last are outside the picture's time axis
+    kept = [i for i, t in enumerate(samples.get("t") or []) if t0 <= t <= t_end]
+    times = [samples["t"][i] for i in kept]
+    if times:
+        h = 80
+        peak_gb = result.get("peak_tree_rss_mb", 0) / 1024
+        top = max(MEMORY_TARGET_GB, peak_gb) * 1.1
+        c.parts.append(f'<rect x="{LEFT}" y="{y}" width="{c.plot_w}" height="{h}" fill="#f7f7f7"/>')
+        target_y = round(y + h - h * MEMORY_TARGET_GB / top, 1)
+        c.parts.append(
+            f'<line x1="{LEFT}" x2="{LEFT + c.plot_w}" y1="{target_y}" y2="{target_y}" '
+            'stroke="#d62728" stroke-dasharray="4 3"/>'
+        )
+        c.text(
+            LEFT + c.plot_w - 4,
+            target_y - 3,
+            f"{MEMORY_TARGET_GB:g} GB target",
+            "end",
+            ' fill="#d62728"',
+        )
+        gb = [samples["rss_mb"][i] / 1024 for i in kept]
+        _polyline(c, times, gb, y, h, top, "#1f77b4")
+        c.text(LEFT - 8, y + 14, "memory, GB")
+        c.text(
+            LEFT - 8,
+            y + 28,
+            f"peak {peak_gb:.2f} ({result.get('peak_phase', '-')})",
+            "end",
+            ' fill="#555555"',
+        )
+        y += h + 10
+        cores = [samples["cores_busy"][i] for i in kept] if samples.get("cores_busy") else []
+        if cores:
+            h, ncores = 50, max(samples.get("cores", 2), 1)
+            c.parts.append(
+                f'<rect x="{LEFT}" y="{y}" width="{c.plot_w}" height="{h}" fill="#f7f7f7"/>'
+            )
+            _polyline(c, times, cores, y, h, ncores, "#2ca02c")
+            c.text(LEFT - 8, y + 14, f"busy cores (of {ncores})")
+            mean = sum(cores) / len(cores)
+            c.text(LEFT - 8, y + 28, f"mean {mean:.2f}", "end", ' fill="#555555"')
+            y += h + 10
+    # the time axis
+    step = nice_step(c.total)
+    tick = 0.0
+    axis = []
+    while tick <= c.total + 1e-9:
+        x = c.x(t0 + tick)
+        axis.append(f'<line x1="{x}" x2="{x}" y1="36" y2="{y}" stroke="#dddddd"/>')
+        axis.append(f'<text x="{x}" y="{y + 12}" text-anchor="middle">{tick:g}</text>')
+        tick += step
+    axis.append(
+        f'<text x="{LEFT + c.plot_w / 2}" y="{y + 26}" text-anchor="middle">'
+        "seconds from the run's start</text>"
+    )
+    height = y + 34
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" role="img" style="{FONT};font-size:11px">'
+        f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>'
+        f'<text x="{LEFT}" y="22" style="font-size:13px;font-weight:bold">{escape(title)}</text>'
+    )
+    return head + "".join(axis) + "".join(c.parts) + "</svg>\n"
+
+
+def title_for(size: str, case: str, result: dict) -> str:
+    """`M full: 142.6 s (ingest 79.6 / dbt 60.3 / export 2.8), 16c945e, 2026-12-05 03:30`."""
+    phases = result.get("phases", {})
+    split = " / ".join(
+        f"{PHASE_LABELS.get(k, k).replace('dbt build', 'dbt')} {phases[k]:.1f}"
+        for k in ("ingest", "build", "export")
+        if k in phases
+    )
+    measured = result.get("measured") or {}
+    where = ", ".join(v for v in (measured.get("code"), measured.get("finished_utc")) if v)
+    return f"{size} {case}: {result['seconds']:.1f} s ({split})" + (f", {where}" if where else "")
+
+
+def write_timeline(result: dict, size: str, case: str, path: Path) -> Path | None:
+    """Draw a saved result's timeline to `path`; None for a result without phase spans
+    (one saved before the timelines were recorded)."""
+    if not result.get("phase_spans_unix"):
+        return None
+    path.write_text(timeline_svg(result, title_for(size, case, result)))
+    return path
