@@ -168,6 +168,14 @@ def timeline_svg(result: dict, title: str) -> str:
         peak_gb = result.get("peak_tree_rss_mb", 0) / 1024
         top = max(MEMORY_TARGET_GB, peak_gb) * 1.1
         c.parts.append(f'<rect x="{LEFT}" y="{y}" width="{c.plot_w}" height="{h}" fill="#f7f7f7"/>')
+        step_gb = 1 if top <= 8 else 2 * int(top // 16 + 1)
+        for gb_tick in range(step_gb, int(top) + 1, step_gb):
+            tick_y = round(y + h - h * gb_tick / top, 1)
+            c.parts.append(
+                f'<line x1="{LEFT}" x2="{LEFT + c.plot_w}" y1="{tick_y}" y2="{tick_y}" '
+                'stroke="#e4e4e4"/>'
+            )
+            c.text(LEFT + 3, tick_y - 2, f"{gb_tick}", "start", ' fill="#888888"')
         target_y = round(y + h - h * MEMORY_TARGET_GB / top, 1)
         c.parts.append(
             f'<line x1="{LEFT}" x2="{LEFT + c.plot_w}" y1="{target_y}" y2="{target_y}" '
