@@ -82,7 +82,9 @@ class _Canvas:
         offset = min(max(unix - self.t0, 0.0), self.total)
         return round(LEFT + self.plot_w * offset / self.total, 1)
 
-    def rect(self, x0: float, x1: float, y: float, h: float, fill: str, title: str, op=1.0):
+    def rect(
+        self, x0: float, x1: float, y: float, h: float, fill: str, title: str, op: float = 1.0
+    ) -> None:
         width = max(round(x1 - x0, 1), 0.6)  # a node of a few milliseconds still shows
         opacity = "" if op == 1.0 else f' fill-opacity="{op}"'
         self.parts.append(
@@ -90,9 +92,35 @@ class _Canvas:
             f"<title>{escape(title)}</title></rect>"
         )
 
-    def text(self, x: float, y: float, label: str, anchor: str = "end", extra: str = "") -> None:
+    def panel(self, y: float, h: float) -> None:
+        """The grey ground of a sampled series."""
         self.parts.append(
-            f'<text x="{x}" y="{y}" text-anchor="{anchor}"{extra}>{escape(label)}</text>'
+            f'<rect x="{LEFT}" y="{y}" width="{self.plot_w}" height="{h}" fill="#f7f7f7"/>'
+        )
+
+    def hline(self, y: float, stroke: str, dashed: bool = False) -> None:
+        dash = ' stroke-dasharray="4 3"' if dashed else ""
+        self.parts.append(
+            f'<line x1="{LEFT}" x2="{LEFT + self.plot_w}" y1="{y}" y2="{y}" '
+            f'stroke="{stroke}"{dash}/>'
+        )
+
+    def text(self, x: float, y: float, label: str, anchor: str = "end", fill: str = "") -> None:
+        colour = f' fill="{fill}"' if fill else ""
+        self.parts.append(
+            f'<text x="{x}" y="{y}" text-anchor="{anchor}"{colour}>{escape(label)}</text>'
+        )
+
+    def polyline(
+        self, times: list[float], values: list[float], y0: float, h: float, top: float, colour: str
+    ) -> None:
+        """A sampled series on a panel from y0 (its top) h high, scaled 0..top."""
+        points = " ".join(
+            f"{self.x(t)},{round(y0 + h - h * min(v, top) / top, 1)}"
+            for t, v in zip(times, values, strict=True)
+        )
+        self.parts.append(
+            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
         )
 
 
@@ -108,45 +136,20 @@ def _model_rows(spans: list[dict], total: float) -> tuple[list[dict], list[dict]
     return sorted(own, key=lambda s: s["start"]), others, tests
 
 
-def _polyline(
-    c: _Canvas,
-    times: list[float],
-    values: list[float],
-    y0: float,
-    h: float,
-    top: float,
-    colour: str,
-) -> None:
-    points = " ".join(
-        f"{c.x(t)},{round(y0 + h - h * min(v, top) / top, 1)}"
-        for t, v in zip(times, values, strict=True)
-    )
-    c.parts.append(
-        f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
-    )
-
-
-def timeline_svg(result: dict, title: str) -> str:
-    """The timeline of one measured run (a result the harness saved) as an SVG document."""
-    phases = result.get("phase_spans_unix") or []
-    if not phases:
-        raise ValueError("the result has no phase spans (phase_spans_unix): nothing to draw")
-    t0, t_end = phases[0][1], phases[-1][2]
-    c = _Canvas(t0, t_end - t0)
-    spans = [s for s in result.get("dbt_spans", []) if s["end"] >= t0]
-    own, others, tests = _model_rows(spans, c.total)
-    samples = result.get("samples") or {}
-    y = 40
-    # the phases
+def _draw_phases(c: _Canvas, phases: list, y: float) -> float:
     for name, start, end in phases:
-        colour = PHASE_COLOURS.get(name, "#999999")
         label = f"{PHASE_LABELS.get(name, name)} {_fmt_s(end - start)}"
-        c.rect(c.x(start), c.x(end), y, 22, colour, label)
-        if c.x(end) - c.x(start) > 7 * len(label):
-            c.text((c.x(start) + c.x(end)) / 2, y + 15, label, "middle", ' fill="#ffffff"')
+        c.rect(c.x(start), c.x(end), y, 22, PHASE_COLOURS.get(name, "#999999"), label)
+        if c.x(end) - c.x(start) > 7 * len(label):  # the label fits in the bar
+            c.text((c.x(start) + c.x(end)) / 2, y + 15, label, "middle", "#ffffff")
     c.text(LEFT - 8, y + 15, "phases")
-    y += 22 + 12
-    # the dbt nodes: a row for each long model, then the rest of the models, then the tests
+    return y + 22 + 12
+
+
+def _draw_nodes(c: _Canvas, spans: list[dict], y: float) -> float:
+    """A row for each long model, labelled with its execution time, then the other models
+    and the data tests, each in one row (they overlap: dbt runs two at a time)."""
+    own, others, tests = _model_rows(spans, c.total)
     rows = [(f"{s['name']} {_fmt_s(s['seconds'])}", [s], MODEL_COLOUR, 1.0) for s in own]
     if others:
         rows.append((f"other models ({len(others)})", others, MODEL_COLOUR, 0.55))
@@ -158,71 +161,73 @@ def timeline_svg(result: dict, title: str) -> str:
             c.rect(c.x(s["start"]), c.x(s["end"]), y, ROW, colour, tip, opacity)
         c.text(LEFT - 8, y + ROW - 3, label)
         y += ROW + GAP
-    y += 10
-    # memory, against the target; samples from before the first phase (the worker's imports)
-    # or after the last are outside the picture's time axis
-    kept = [i for i, t in enumerate(samples.get("t") or []) if t0 <= t <= t_end]
-    times = [samples["t"][i] for i in kept]
-    if times:
-        h = 80
-        peak_gb = result.get("peak_tree_rss_mb", 0) / 1024
-        top = max(MEMORY_TARGET_GB, peak_gb) * 1.1
-        c.parts.append(f'<rect x="{LEFT}" y="{y}" width="{c.plot_w}" height="{h}" fill="#f7f7f7"/>')
-        step_gb = 1 if top <= 8 else 2 * int(top // 16 + 1)
-        for gb_tick in range(step_gb, int(top) + 1, step_gb):
-            tick_y = round(y + h - h * gb_tick / top, 1)
-            c.parts.append(
-                f'<line x1="{LEFT}" x2="{LEFT + c.plot_w}" y1="{tick_y}" y2="{tick_y}" '
-                'stroke="#e4e4e4"/>'
-            )
-            c.text(LEFT + 3, tick_y - 2, f"{gb_tick}", "start", ' fill="#888888"')
-        target_y = round(y + h - h * MEMORY_TARGET_GB / top, 1)
-        c.parts.append(
-            f'<line x1="{LEFT}" x2="{LEFT + c.plot_w}" y1="{target_y}" y2="{target_y}" '
-            'stroke="#d62728" stroke-dasharray="4 3"/>'
-        )
-        c.text(
-            LEFT + c.plot_w - 4,
-            target_y - 3,
-            f"{MEMORY_TARGET_GB:g} GB target",
-            "end",
-            ' fill="#d62728"',
-        )
-        gb = [samples["rss_mb"][i] / 1024 for i in kept]
-        _polyline(c, times, gb, y, h, top, "#1f77b4")
-        c.text(LEFT - 8, y + 14, "memory, GB")
-        c.text(
-            LEFT - 8,
-            y + 28,
-            f"peak {peak_gb:.2f} ({result.get('peak_phase', '-')})",
-            "end",
-            ' fill="#555555"',
-        )
-        y += h + 10
-        cores = [samples["cores_busy"][i] for i in kept] if samples.get("cores_busy") else []
-        if cores:
-            h, ncores = 50, max(samples.get("cores", 2), 1)
-            c.parts.append(
-                f'<rect x="{LEFT}" y="{y}" width="{c.plot_w}" height="{h}" fill="#f7f7f7"/>'
-            )
-            _polyline(c, times, cores, y, h, ncores, "#2ca02c")
-            c.text(LEFT - 8, y + 14, f"busy cores (of {ncores})")
-            mean = sum(cores) / len(cores)
-            c.text(LEFT - 8, y + 28, f"mean {mean:.2f}", "end", ' fill="#555555"')
-            y += h + 10
-    # the time axis
+    return y + 10
+
+
+def _draw_memory(c: _Canvas, times: list[float], mb: list[float], result: dict, y: float) -> float:
+    """The process tree's memory in GB, a gridline a gigabyte, the 4 GB target dashed."""
+    h = 80
+    peak_gb = result.get("peak_tree_rss_mb", 0) / 1024
+    top = max(MEMORY_TARGET_GB, peak_gb) * 1.1
+    c.panel(y, h)
+    step_gb = 1 if top <= 8 else 2 * int(top // 16 + 1)
+    for gb in range(step_gb, int(top) + 1, step_gb):
+        tick_y = round(y + h - h * gb / top, 1)
+        c.hline(tick_y, "#e4e4e4")
+        c.text(LEFT + 3, tick_y - 2, f"{gb}", "start", "#888888")
+    target_y = round(y + h - h * MEMORY_TARGET_GB / top, 1)
+    c.hline(target_y, "#d62728", dashed=True)
+    c.text(LEFT + c.plot_w - 4, target_y - 3, f"{MEMORY_TARGET_GB:g} GB target", "end", "#d62728")
+    c.polyline(times, [v / 1024 for v in mb], y, h, top, "#1f77b4")
+    c.text(LEFT - 8, y + 14, "memory, GB")
+    peak = f"peak {peak_gb:.2f} ({result.get('peak_phase', '-')})"
+    c.text(LEFT - 8, y + 28, peak, "end", "#555555")
+    return y + h + 10
+
+
+def _draw_cores(c: _Canvas, times: list[float], cores: list[float], n: int, y: float) -> float:
+    h = 50
+    c.panel(y, h)
+    c.polyline(times, cores, y, h, n, "#2ca02c")
+    c.text(LEFT - 8, y + 14, f"busy cores (of {n})")
+    c.text(LEFT - 8, y + 28, f"mean {sum(cores) / len(cores):.2f}", "end", "#555555")
+    return y + h + 10
+
+
+def _axis(c: _Canvas, y: float) -> str:
+    """Vertical gridlines at round seconds from the top of the phases down to y, labelled."""
     step = nice_step(c.total)
-    tick = 0.0
-    axis = []
-    while tick <= c.total + 1e-9:
-        x = c.x(t0 + tick)
-        axis.append(f'<line x1="{x}" x2="{x}" y1="36" y2="{y}" stroke="#dddddd"/>')
-        axis.append(f'<text x="{x}" y="{y + 12}" text-anchor="middle">{tick:g}</text>')
-        tick += step
-    axis.append(
+    parts = []
+    for i in range(int(c.total / step + 1e-9) + 1):
+        x = c.x(c.t0 + i * step)
+        parts.append(f'<line x1="{x}" x2="{x}" y1="36" y2="{y}" stroke="#dddddd"/>')
+        parts.append(f'<text x="{x}" y="{y + 12}" text-anchor="middle">{i * step:g}</text>')
+    parts.append(
         f'<text x="{LEFT + c.plot_w / 2}" y="{y + 26}" text-anchor="middle">'
         "seconds from the run's start</text>"
     )
+    return "".join(parts)
+
+
+def timeline_svg(result: dict, title: str) -> str:
+    """The timeline of one measured run (a result the harness saved) as an SVG document."""
+    phases = result.get("phase_spans_unix") or []
+    if not phases:
+        raise ValueError("the result has no phase spans (phase_spans_unix): nothing to draw")
+    t0, t_end = phases[0][1], phases[-1][2]
+    c = _Canvas(t0, t_end - t0)
+    y = _draw_phases(c, phases, 40)
+    y = _draw_nodes(c, [s for s in result.get("dbt_spans", []) if s["end"] >= t0], y)
+    # samples from before the first phase (the worker's imports) or after the last are
+    # outside the time axis
+    samples = result.get("samples") or {}
+    kept = [i for i, t in enumerate(samples.get("t") or []) if t0 <= t <= t_end]
+    if kept:
+        times = [samples["t"][i] for i in kept]
+        y = _draw_memory(c, times, [samples["rss_mb"][i] for i in kept], result, y)
+        if samples.get("cores_busy"):
+            cores = [samples["cores_busy"][i] for i in kept]
+            y = _draw_cores(c, times, cores, max(samples.get("cores", 2), 1), y)
     height = y + 34
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
@@ -230,7 +235,7 @@ def timeline_svg(result: dict, title: str) -> str:
         f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>'
         f'<text x="{LEFT}" y="22" style="font-size:13px;font-weight:bold">{escape(title)}</text>'
     )
-    return head + "".join(axis) + "".join(c.parts) + "</svg>\n"
+    return head + _axis(c, y) + "".join(c.parts) + "</svg>\n"
 
 
 def title_for(size: str, case: str, result: dict) -> str:
