@@ -6,7 +6,7 @@ dbt node's start and end (dbt's run_results.json), and the process tree's memory
 machine's busy cores sampled while it ran (bench/measure.py). Read top to bottom it says what
 the tables cannot: which phase and which models the seconds went to, what ran beside what
 (the data tests beside the chain of models), whether both cores were busy, and where the
-memory peaked against the 4 GB target.
+memory peaked against the size's memory target (4 GB at M, 24 GB at L).
 
 The SVG is drawn here, by hand, like the trust report's charts (exports/report.py): no plotting
 library in the environment, and the same result gives the same bytes.
@@ -18,12 +18,13 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
+from bench.datasets import MEMORY_TARGETS_GB
+
 FONT = "font-family:Helvetica,Arial,sans-serif"
 PHASE_COLOURS = {"ingest": "#4c78a8", "build": "#f58518", "export": "#54a24b"}
 PHASE_LABELS = {"ingest": "ingest", "build": "dbt build", "export": "export"}
 MODEL_COLOUR = "#f58518"
 TEST_COLOUR = "#b279a2"
-MEMORY_TARGET_GB = 4.0  # the issue's target for M's peak
 WIDTH, LEFT, RIGHT = 900, 230, 24
 ROW, GAP = 15, 3
 MAX_MODEL_ROWS = 10
@@ -164,20 +165,23 @@ def _draw_nodes(c: _Canvas, spans: list[dict], y: float) -> float:
     return y + 10
 
 
-def _draw_memory(c: _Canvas, times: list[float], mb: list[float], result: dict, y: float) -> float:
-    """The process tree's memory in GB, a gridline a gigabyte, the 4 GB target dashed."""
+def _draw_memory(
+    c: _Canvas, times: list[float], mb: list[float], result: dict, target: float | None, y: float
+) -> float:
+    """The process tree's memory in GB, with gridlines and the size's target dashed."""
     h = 80
     peak_gb = result.get("peak_tree_rss_mb", 0) / 1024
-    top = max(MEMORY_TARGET_GB, peak_gb) * 1.1
+    top = max(target or 0.0, peak_gb, 0.1) * 1.1
     c.panel(y, h)
     step_gb = 1 if top <= 8 else 2 * int(top // 16 + 1)
     for gb in range(step_gb, int(top) + 1, step_gb):
         tick_y = round(y + h - h * gb / top, 1)
         c.hline(tick_y, "#e4e4e4")
         c.text(LEFT + 3, tick_y - 2, f"{gb}", "start", "#888888")
-    target_y = round(y + h - h * MEMORY_TARGET_GB / top, 1)
-    c.hline(target_y, "#d62728", dashed=True)
-    c.text(LEFT + c.plot_w - 4, target_y - 3, f"{MEMORY_TARGET_GB:g} GB target", "end", "#d62728")
+    if target:
+        target_y = round(y + h - h * target / top, 1)
+        c.hline(target_y, "#d62728", dashed=True)
+        c.text(LEFT + c.plot_w - 4, target_y - 3, f"{target:g} GB target", "end", "#d62728")
     c.polyline(times, [v / 1024 for v in mb], y, h, top, "#1f77b4")
     c.text(LEFT - 8, y + 14, "memory, GB")
     peak = f"peak {peak_gb:.2f} ({result.get('peak_phase', '-')})"
@@ -209,8 +213,9 @@ def _axis(c: _Canvas, y: float) -> str:
     return "".join(parts)
 
 
-def timeline_svg(result: dict, title: str) -> str:
-    """The timeline of one measured run (a result the harness saved) as an SVG document."""
+def timeline_svg(result: dict, title: str, memory_target_gb: float | None = None) -> str:
+    """The timeline of one measured run (a result the harness saved) as an SVG document, with
+    the memory target drawn when there is one."""
     phases = result.get("phase_spans_unix") or []
     if not phases:
         raise ValueError("the result has no phase spans (phase_spans_unix): nothing to draw")
@@ -224,7 +229,8 @@ def timeline_svg(result: dict, title: str) -> str:
     kept = [i for i, t in enumerate(samples.get("t") or []) if t0 <= t <= t_end]
     if kept:
         times = [samples["t"][i] for i in kept]
-        y = _draw_memory(c, times, [samples["rss_mb"][i] for i in kept], result, y)
+        mb = [samples["rss_mb"][i] for i in kept]
+        y = _draw_memory(c, times, mb, result, memory_target_gb, y)
         if samples.get("cores_busy"):
             cores = [samples["cores_busy"][i] for i in kept]
             y = _draw_cores(c, times, cores, max(samples.get("cores", 2), 1), y)
@@ -256,5 +262,6 @@ def write_timeline(result: dict, size: str, case: str, path: Path) -> Path | Non
     (one saved before the timelines were recorded)."""
     if not result.get("phase_spans_unix"):
         return None
-    path.write_text(timeline_svg(result, title_for(size, case, result)))
+    title = title_for(size, case, result)
+    path.write_text(timeline_svg(result, title, MEMORY_TARGETS_GB.get(size)))
     return path

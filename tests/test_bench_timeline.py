@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from bench.measure import busy_cores
-from bench.timeline import dbt_spans, nice_step, timeline_svg, title_for
+from bench.timeline import dbt_spans, nice_step, timeline_svg, title_for, write_timeline
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = 1_000_000.0
@@ -79,7 +79,7 @@ def test_the_phases_and_nodes_are_placed_on_the_time_axis():
 
 
 def test_memory_and_cores_are_drawn_within_the_run():
-    root = ET.fromstring(timeline_svg(_result(), "t"))
+    root = ET.fromstring(timeline_svg(_result(), "t", memory_target_gb=4.0))
     memory, cores = [
         [tuple(map(float, p.split(","))) for p in line.get("points").split()]
         for line in root.iter(f"{SVG}polyline")
@@ -95,6 +95,21 @@ def test_memory_and_cores_are_drawn_within_the_run():
     labels = [t.text for t in root.iter(f"{SVG}text")]
     assert "peak 2.00 (ingest)" in labels
     assert "mean 1.50" in labels  # (2.0 + 1.0 + 1.5) / 3
+    assert "4 GB target" in labels
+
+
+def test_the_memory_scale_is_the_peaks_without_a_target(tmp_path):
+    root = ET.fromstring(timeline_svg(_result(), "t"))
+    memory = next(root.iter(f"{SVG}polyline"))
+    panel = next(r for r in root.iter(f"{SVG}rect") if r.get("fill") == "#f7f7f7")
+    y0, h = float(panel.get("y")), float(panel.get("height"))
+    peak_y = min(float(p.split(",")[1]) for p in memory.get("points").split())
+    assert round((y0 + h - peak_y) / h * 2.0 * 1.1, 2) == 2.0  # the 2 GB peak, scale 2.2
+    assert not any("target" in (t.text or "") for t in root.iter(f"{SVG}text"))
+    # the harness draws each size's own target: L's is 24 GB, not M's 4
+    write_timeline(_result(), "L", "full", tmp_path / "l.svg")
+    labels = [t.text for t in ET.parse(tmp_path / "l.svg").getroot().iter(f"{SVG}text")]
+    assert "24 GB target" in labels and "4 GB target" not in labels
 
 
 def test_dbt_spans_come_from_run_results():
