@@ -376,7 +376,22 @@ def report(sizes: list[str], cache: Path = CACHE) -> str:
                     f"{m['records_injected']:,} | {m['records_rejected']:,} | "
                     f"{'yes' if m['exact'] else 'NO'} |\n"
                 )
-    return table + _runs(sizes, cache) + _measured(sizes, cache)
+    return table + _runs(sizes, cache) + _measured(sizes, cache) + _timelines(sizes, cache)
+
+
+def _timelines(sizes: list[str], cache: Path) -> str:
+    """Where each case's timeline picture is (bench/timeline.py), for whoever reads the
+    table and wants to see where a run's time went."""
+    found = [
+        f"- {name} {path.name.removesuffix('_timeline.svg')}: `{path}`"
+        for name in sizes
+        for path in sorted((cache / name / "results").glob("*_timeline.svg"))
+    ]
+    return (
+        "\nTimelines (phases, dbt nodes, memory, busy cores):\n" + "\n".join(found) + "\n"
+        if found
+        else ""
+    )
 
 
 def _runs(sizes: list[str], cache: Path) -> str:

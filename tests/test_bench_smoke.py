@@ -88,6 +88,14 @@ def test_report_table_has_the_size_row(cache):
     measured = table.split("\n\n")[2].splitlines()
     assert measured[0].startswith("| size | case | finished (UTC) | code |")
     assert [row.split(" | ")[1] for row in measured[2:]] == ["full", "peers", "messy"]
+    # and where the pictures are: the full rebuild's and the messy trust's
+    pictures = table.split("\n\n")[3].splitlines()
+    assert pictures[0] == "Timelines (phases, dbt nodes, memory, busy cores):"
+    results = cache / "micro" / "results"
+    assert pictures[1:] == [
+        f"- micro full: `{results / 'full_timeline.svg'}`",
+        f"- micro messy: `{results / 'messy_timeline.svg'}`",
+    ]
 
 
 def test_peers_kept_by_reuse_keep_where_they_were_measured(cache):
