@@ -9,8 +9,8 @@ and the stage table empty.
 
 What sets it off, at the setting the project runs DuckDB with (`preserve_insertion_order:
 false`, dbt_project/profiles.yml), is an `insert ... order by` that inserts nothing, followed
-in the same transaction by another ordered insert into the table of more than one row group
-(122,880 rows). The workaround gives only the months that have versions a statement. With
+in the same transaction by another insert into the table of more than one row group (122,880
+rows), ordered or not. The workaround gives only the months that have versions a statement. With
 DuckDB's default (`preserve_insertion_order: true`) even a table made empty by
 `create table as` and then filled by ordered inserts is hit: that is how dbt makes the table
 in a full refresh, so the setting must stay false while the bug is there.
@@ -64,7 +64,7 @@ def test_the_project_runs_duckdb_without_preserving_insertion_order():
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "DuckDB 2.0.0 hides the rows of an ordered insert that follows an empty `insert ... "
+        "DuckDB 2.0.0 hides the rows of an insert that follows an empty `insert ... "
         "order by` in the same transaction. Worked around in dbt_project/macros/"
         "marks_current.sql: marks_current_fill gives only the months that have versions a "
         "statement. If this passes, the workaround (and this test) can go."
