@@ -165,6 +165,19 @@ def _draw_nodes(c: _Canvas, spans: list[dict], y: float) -> float:
     return y + 10
 
 
+def memory_ticks(top: float) -> list[float]:
+    """Gridlines of the memory panel (0..top GB): a few, at round numbers of gigabytes."""
+    if top <= 1:
+        step = 0.25
+    elif top <= 2:
+        step = 0.5
+    elif top <= 8:
+        step = 1.0
+    else:
+        step = 2.0 * int(top // 16 + 1)
+    return [step * i for i in range(1, int(top / step + 1e-9) + 1)]
+
+
 def _draw_memory(
     c: _Canvas, times: list[float], mb: list[float], result: dict, target: float | None, y: float
 ) -> float:
@@ -173,11 +186,10 @@ def _draw_memory(
     peak_gb = result.get("peak_tree_rss_mb", 0) / 1024
     top = max(target or 0.0, peak_gb, 0.1) * 1.1
     c.panel(y, h)
-    step_gb = 1 if top <= 8 else 2 * int(top // 16 + 1)
-    for gb in range(step_gb, int(top) + 1, step_gb):
+    for gb in memory_ticks(top):
         tick_y = round(y + h - h * gb / top, 1)
         c.hline(tick_y, "#e4e4e4")
-        c.text(LEFT + 3, tick_y - 2, f"{gb}", "start", "#888888")
+        c.text(LEFT + 3, tick_y - 2, f"{gb:g}", "start", "#888888")
     if target:
         target_y = round(y + h - h * target / top, 1)
         c.hline(target_y, "#d62728", dashed=True)

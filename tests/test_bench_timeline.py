@@ -13,7 +13,14 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from bench.measure import busy_cores
-from bench.timeline import dbt_spans, nice_step, timeline_svg, title_for, write_timeline
+from bench.timeline import (
+    dbt_spans,
+    memory_ticks,
+    nice_step,
+    timeline_svg,
+    title_for,
+    write_timeline,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = 1_000_000.0
@@ -158,3 +165,16 @@ def test_busy_cores_and_title():
 def test_a_result_without_phases_is_refused():
     with pytest.raises(ValueError, match="phase spans"):
         timeline_svg({"seconds": 1.0}, "t")
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [
+        (0.52, [0.25, 0.5]),  # S: half a gigabyte still gets a scale
+        (1.5, [0.5, 1.0, 1.5]),
+        (4.4, [1.0, 2.0, 3.0, 4.0]),  # M against its 4 GB target
+        (26.4, [4.0, 8.0, 12.0, 16.0, 20.0, 24.0]),  # L against its 24 GB
+    ],
+)
+def test_the_memory_gridlines_are_round_gigabytes(top, ticks):
+    assert memory_ticks(top) == ticks
