@@ -47,7 +47,7 @@ def dbt_spans(run_results: dict) -> list[dict]:
         kind, _, name = r["unique_id"].split(".", 2)
         spans.append(
             {
-                "name": name.split(".", 1)[-1] if kind != "test" else name,
+                "name": name,  # a test's keeps dbt's hash suffix: its names can repeat
                 "kind": kind,
                 "start": round(_unix(timing[0]["started_at"]), 3),
                 "end": round(_unix(timing[-1]["completed_at"]), 3),
