@@ -57,6 +57,13 @@ def _scanned(con: duckdb.DuckDBPyConnection) -> tuple[int, int | None]:
     return con.execute("select count(*), max(a) from t").fetchone()
 
 
+def _fill_by_month_and_commit(con: duckdb.DuckDBPyConnection) -> None:
+    """The post-hook's part (`marks_current_fill`): each month in date order, then commit."""
+    for month in (AUTUMN, SPRING):
+        con.execute(f"insert into t select * from src where {month} order by d")
+    con.execute("commit")
+
+
 def test_the_project_runs_duckdb_without_preserving_insertion_order():
     assert _project_setting() is False
 
@@ -91,9 +98,7 @@ def test_a_full_refresh_keeps_every_month():
     con.execute("begin")
     con.execute("create table t__dbt_tmp as select * from src where false")
     con.execute("alter table t__dbt_tmp rename to t")
-    for month in (AUTUMN, SPRING):
-        con.execute(f"insert into t select * from src where {month} order by d")
-    con.execute("commit")
+    _fill_by_month_and_commit(con)
     assert _scanned(con) == (ROWS, ROWS - 1)
 
 
@@ -108,7 +113,5 @@ def test_a_full_build_over_the_kept_table_keeps_every_month():
     con.execute("create temp table t__dbt_tmp as select * from src where false")
     con.execute("delete from t where a in (select a from t__dbt_tmp)")
     con.execute("insert into t (a, d) (select a, d from t__dbt_tmp)")
-    for month in (AUTUMN, SPRING):
-        con.execute(f"insert into t select * from src where {month} order by d")
-    con.execute("commit")
+    _fill_by_month_and_commit(con)
     assert _scanned(con) == (ROWS, ROWS - 1)
