@@ -127,21 +127,17 @@ def code_version() -> str:
     return f"{head}+changes" if changed else head
 
 
-def dbt_model_seconds(home: Path) -> dict[str, float]:
-    """Per-node execution time of the last dbt build in `home` (dbt's run_results.json)."""
-    path = home / "warehouse" / "dbt_target" / "run_results.json"
-    if not path.exists():
-        return {}
-    results = json.loads(path.read_text())["results"]
-    timed = {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in results}
-    return dict(sorted(timed.items(), key=lambda kv: -kv[1]))
-
-
 def with_dbt_nodes(result: dict, home: Path) -> dict:
-    """Add the last dbt build's per-node seconds (the report's) and spans (the timeline's)."""
-    result["dbt_models"] = dbt_model_seconds(home)
+    """Add the last dbt build in `home` (dbt's run_results.json): each node's execution time,
+    longest first (the report's), and its span on the wall clock (the timeline's)."""
     path = home / "warehouse" / "dbt_target" / "run_results.json"
-    result["dbt_spans"] = dbt_spans(json.loads(path.read_text())) if path.exists() else []
+    run_results = json.loads(path.read_text()) if path.exists() else {"results": []}
+    timed = {
+        r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2)
+        for r in run_results["results"]
+    }
+    result["dbt_models"] = dict(sorted(timed.items(), key=lambda kv: -kv[1]))
+    result["dbt_spans"] = dbt_spans(run_results)
     return result
 
 
