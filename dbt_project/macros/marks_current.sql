@@ -112,11 +112,11 @@
    the former single statement, ranking by the columns, 15-16 s).
    Stored in date order (see int_marks_current).
 
-   Only the months that have versions: DuckDB 2.0.0 loses a transaction's inserted rows from
-   its own view of the table (they are back once the database is reopened) when an
-   `insert ... order by` that inserts nothing comes before another insert in the same
-   transaction, and a full build's kept months include months without marks (the year
-   before a trust's first, every August). #}
+   Only the months that have versions get a statement (one scan of the versions' dates): a
+   full build's kept months include months without marks (the year before a trust's first,
+   every August). This also kept DuckDB 2.0.0's bug (an `insert ... order by` that inserts
+   nothing hid the transaction's later inserts) from emptying the table; 2.0.1 fixed it and
+   is the lowest version the project allows (tests/test_duckdb_inserts.py). #}
 {% macro marks_current_fill(plan) %}
   {% if plan.mode == 'full' and execute %}
     {% set columns = marks_current_columns() %}

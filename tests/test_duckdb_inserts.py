@@ -1,26 +1,23 @@
-"""A DuckDB bug the project works around, checked against the DuckDB installed.
+"""DuckDB keeps every row of the inserts dbt runs for `int_marks_current`'s full build.
 
-DuckDB 2.0.0 can hide a transaction's inserted rows from the connection's later scans once it
-commits. `count(*)` still answers from the table's metadata, and the rows are back when the
-database is reopened; but every query in the same dbt run, which shares one connection, reads
-an empty table. Found on 5 December when a full build of `int_marks_current` one statement a
-month (`marks_current_fill` in `dbt_project/macros/marks_current.sql`) left `fct_pupil_day`
-and the stage table empty.
+DuckDB 2.0.0 could hide a transaction's inserted rows from the connection's later scans once
+it committed. `count(*)` still answered from the table's metadata, and the rows were back when
+the database was reopened; but every query in the same dbt run, which shares one connection,
+read an empty table. Found on 5 December when a full build of `int_marks_current` one statement
+a month (`marks_current_fill` in `dbt_project/macros/marks_current.sql`) left `fct_pupil_day`
+and the stage table empty. What set it off was an `insert ... order by` that inserted nothing,
+followed in the same transaction by another insert into the table of more than one row group
+(122,880 rows), ordered or not; with DuckDB's default `preserve_insertion_order: true`, even a
+table made empty by `create table as` and then filled by ordered inserts, which is how dbt
+makes the table in a full refresh.
 
-What sets it off, at the setting the project runs DuckDB with (`preserve_insertion_order:
-false`, dbt_project/profiles.yml), is an `insert ... order by` that inserts nothing, followed
-in the same transaction by another insert into the table of more than one row group (122,880
-rows), ordered or not. The workaround gives only the months that have versions a statement. With
-DuckDB's default (`preserve_insertion_order: true`) even a table made empty by
-`create table as` and then filled by ordered inserts is hit: that is how dbt makes the table
-in a full refresh, so the setting must stay false while the bug is there.
-
-Here:
-- The bug itself is stated as DuckDB ought to behave, and marked `xfail(strict=True)`. While
-  the bug is there the test fails as expected. Once a fixed DuckDB is installed, strict xfail
-  reports the pass as a failure whose reason names the workaround to remove.
-- The two sequences dbt runs for `int_marks_current`'s full build must keep every row under
-  the project's setting.
+DuckDB 2.0.1 fixed it, and the project requires it (`pyproject.toml`). These tests state the
+behaviour the build relies on, at the project's setting and at DuckDB's default, so an older
+DuckDB installed by hand, or a regression in a later one, fails here by name instead of
+emptying a trust's marts:
+- an insert that follows an empty ordered insert keeps its rows;
+- dbt's two sequences for `int_marks_current`'s full build (a full refresh; a full build over
+  the kept table) keep every row.
 """
 
 from __future__ import annotations
@@ -65,20 +62,13 @@ def _fill_by_month_and_commit(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_the_project_runs_duckdb_without_preserving_insertion_order():
+    """For speed (profiles.yml says why): the inserts above are checked at both settings."""
     assert _project_setting() is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DuckDB 2.0.0 hides the rows of an insert that follows an empty `insert ... "
-        "order by` in the same transaction. Worked around in dbt_project/macros/"
-        "marks_current.sql: marks_current_fill gives only the months that have versions a "
-        "statement. If this passes, the workaround (and this test) can go."
-    ),
-)
-def test_an_empty_ordered_insert_does_not_hide_the_next_insert():
-    con = _connection(_project_setting())
+@pytest.mark.parametrize("preserve_insertion_order", [False, True])
+def test_an_empty_ordered_insert_does_not_hide_the_next_insert(preserve_insertion_order):
+    con = _connection(preserve_insertion_order)
     con.execute("create table t as select * from src where false")
     con.execute("begin")
     con.execute("insert into t select * from src where d < date '2020-01-01' order by d")
@@ -91,10 +81,11 @@ def test_an_empty_ordered_insert_does_not_hide_the_next_insert():
     )
 
 
-def test_a_full_refresh_keeps_every_month():
+@pytest.mark.parametrize("preserve_insertion_order", [False, True])
+def test_a_full_refresh_keeps_every_month(preserve_insertion_order):
     """dbt's full refresh: the model's statement makes the table empty (`create table as`),
     renames it into place, and the post-hook inserts the months in order, one transaction."""
-    con = _connection(_project_setting())
+    con = _connection(preserve_insertion_order)
     con.execute("begin")
     con.execute("create table t__dbt_tmp as select * from src where false")
     con.execute("alter table t__dbt_tmp rename to t")
@@ -102,11 +93,12 @@ def test_a_full_refresh_keeps_every_month():
     assert _scanned(con) == (ROWS, ROWS - 1)
 
 
-def test_a_full_build_over_the_kept_table_keeps_every_month():
+@pytest.mark.parametrize("preserve_insertion_order", [False, True])
+def test_a_full_build_over_the_kept_table_keeps_every_month(preserve_insertion_order):
     """A full build for another date over the kept table: the pre-hook empties it, dbt-duckdb's
     delete+insert merges the model's empty result from a temporary table, and the post-hook
     inserts the months in order, one transaction."""
-    con = _connection(_project_setting())
+    con = _connection(preserve_insertion_order)
     con.execute("create table t as select * from src")
     con.execute("begin")
     con.execute("delete from t")
